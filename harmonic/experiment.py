@@ -1,0 +1,168 @@
+"""Experiments as one call: parameters in, result files with provenance out.
+
+Notebooks stay thin: their ``parameters`` cell becomes the keyword arguments of
+:func:`run_mlp`, which loads the data, builds the model and optimizer, trains with
+:func:`harmonic.train.fit` and writes ``metrics.csv`` + ``provenance.json``.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+import pandas as pd
+
+from . import results
+from .data import load_dataset
+from .train import fit, make_optimizer, make_scheduler, seed_everything, select_device
+
+
+@dataclass
+class MLPConfig:
+    """Parameters of one MLP run; defaults are the Harmonic MLP seed's settings."""
+
+    dataset: str = "mnist"
+    model: str = "harmonic"
+    hidden_sizes: tuple[int, ...] = (512, 256)
+    max_freqs: tuple[float, ...] = (5.0, 3.0)
+    base_freq: float = 1.0
+    dropout: float = 0.2
+    model_options: dict[str, Any] = field(default_factory=dict)
+    epochs: int = 15
+    batch_size: int = 128
+    optimizer: str = "adam"
+    lr: float = 1e-3
+    weight_decay: float = 1e-5
+    freq_scale_factor: Optional[float] = 0.1
+    scheduler: Optional[str] = "plateau"
+    seed: int = 0
+    subset: Optional[int] = None
+    test_subset: Optional[int] = None
+    device: str = "auto"
+
+    def model_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments for :func:`harmonic.mlp.build_model`."""
+        kwargs: dict[str, Any] = {"hidden_sizes": tuple(self.hidden_sizes), "dropout": self.dropout}
+        if self.model != "relu":
+            kwargs.update(max_freqs=tuple(self.max_freqs), base_freq=self.base_freq)
+        kwargs.update(self.model_options)
+        return kwargs
+
+
+@dataclass
+class RunResult:
+    """What a run produced: per-epoch metrics, where they were written, and provenance."""
+
+    metrics: pd.DataFrame
+    folder: Optional[Path]
+    record: dict[str, Any]
+
+    @property
+    def final(self) -> pd.Series:
+        """Metrics of the last epoch."""
+        return self.metrics.iloc[-1]
+
+
+def config_from(cls: type, params: dict[str, Any]):
+    """Build dataclass ``cls`` from ``params``; unknown keys raise a ValueError naming them."""
+    names = {f.name for f in fields(cls)}
+    unknown = sorted(set(params) - names)
+    if unknown:
+        raise ValueError(f"unknown parameter(s) {unknown}; accepted: {sorted(names)}")
+    return cls(**params)
+
+
+def recorded_run(
+    params: dict[str, Any],
+    *,
+    seed: int,
+    device: str,
+    results_dir: str | Path | None,
+    run_name: str | None,
+    train: Callable[[Optional[Path]], list[dict[str, Any]]],
+) -> RunResult:
+    """Time ``train(checkpoint_path)`` and save its metrics with provenance.
+
+    With ``results_dir=None`` nothing is written (exploration in a notebook).
+    """
+    if results_dir is not None and not run_name:
+        raise ValueError("run_name must be given when results_dir is set")
+    folder = Path(results_dir) / run_name if results_dir is not None else None
+    checkpoint = folder / "checkpoint.pt" if folder is not None else None
+    started_at = results.now_utc()
+    clock = time.perf_counter()
+    history = train(checkpoint)
+    record = results.provenance(params, seed=seed, device=device, started=started_at,
+                                duration_s=time.perf_counter() - clock)
+    if folder is not None:
+        results.save_run(results_dir, run_name, history, record)
+    return RunResult(pd.DataFrame(history), folder, record)
+
+
+def run_mlp(
+    results_dir: str | Path | None = None,
+    run_name: str | None = None,
+    data_root: str | None = None,
+    checkpoint: bool = False,
+    progress: bool = True,
+    **params: Any,
+) -> RunResult:
+    """Train one MLP (harmonic or ReLU) configuration and record it.
+
+    ``params`` are the fields of :class:`MLPConfig`. ``checkpoint=True`` keeps a
+    checkpoint next to the results, and a rerun resumes from it.
+    """
+    from .mlp import build_model  # model code lives in harmonic.mlp
+
+    config: MLPConfig = config_from(MLPConfig, params)
+    device = str(select_device(config.device))
+    train_set = load_dataset(config.dataset, train=True, root=data_root, subset=config.subset)
+    test_set = load_dataset(config.dataset, train=False, root=data_root, subset=config.test_subset)
+    seed_everything(config.seed)
+    model = build_model(config.model, **config.model_kwargs())
+    optimizer = make_optimizer(
+        model,
+        config.optimizer,
+        lr=config.lr,
+        weight_decay=config.weight_decay,
+        freq_scale_factor=config.freq_scale_factor if config.model != "relu" else None,
+    )
+    scheduler = make_scheduler(optimizer, config.scheduler, epochs=config.epochs)
+
+    def train(checkpoint_path: Optional[Path]) -> list[dict[str, Any]]:
+        return fit(
+            model, optimizer, train_set, test_set,
+            epochs=config.epochs, batch_size=config.batch_size, seed=config.seed,
+            scheduler=scheduler, device=device,
+            checkpoint_path=checkpoint_path if checkpoint else None, progress=progress,
+        )
+
+    record_params = asdict(config) | {"n_parameters": sum(p.numel() for p in model.parameters() if p.requires_grad)}
+    return recorded_run(record_params, seed=config.seed, device=device,
+                        results_dir=results_dir, run_name=run_name, train=train)
+
+
+def run_mlp_grid(
+    models: list[str],
+    seeds: list[int],
+    *,
+    results_dir: str | Path | None = None,
+    run_name: str | None = None,
+    **params: Any,
+) -> pd.DataFrame:
+    """:func:`run_mlp` for every model × seed; one long frame of per-epoch metrics.
+
+    Runs are recorded as ``<results_dir>/<run_name>-<model>-s<seed>/``; the frame
+    has the columns of ``metrics.csv`` plus ``model``, ``seed`` and ``run``.
+    """
+    if not models or not seeds:
+        raise ValueError(f"models and seeds must be non-empty lists, got models={models!r}, seeds={seeds!r}")
+    frames = []
+    for model in models:
+        for seed in seeds:
+            name = f"{run_name}-{model}-s{seed}" if run_name else None
+            result = run_mlp(results_dir=results_dir, run_name=name, model=model, seed=seed, **params)
+            frames.append(result.metrics.assign(model=model, seed=seed, run=name or f"{model}-s{seed}"))
+    return pd.concat(frames, ignore_index=True)

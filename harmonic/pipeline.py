@@ -1,0 +1,170 @@
+"""Run the book's notebooks for one profile with papermill, then build the book.
+
+A profile is a folder ``notebooks/params/<profile>/`` with a ``plan.yaml``::
+
+    results_dir: build/results/quick    # where runs of this profile write (repo-relative)
+    runs:
+      - notebook: mnist_harmonic_mlp    # notebooks/<notebook>.ipynb
+        group: mnist-sweep              # results and executed copies go into this subfolder
+        params: [sweep/harmonic.yaml, sweep/relu.yaml]   # parameter files (folder-relative)
+        grid: {lr: [0.001, 0.01]}       # optional: each file × each grid point is one run
+      - notebook: mnist_sweep
+        params: [mnist_sweep.yaml]
+        page: true                      # executed copy becomes a page: book/notebooks/<notebook>.ipynb
+
+Every run gets the parameters of its file and grid point plus ``results_dir``
+(``<results_dir>/<group>``), ``run_name`` and ``profile``; pages also ``book_dir``. Executed copies of
+non-page runs go to ``build/runs/<profile>/<group>/``; page runs to
+``<book>/notebooks/`` (the same relative path as the source, so
+Colab launch buttons point at the source notebook). Nothing executed is written next to the sources.
+
+Usage: ``python -m harmonic.pipeline --profile quick [--book book] [--no-build]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import yaml
+from papermill.exceptions import PapermillExecutionError
+
+from .paths import BUILD, REPO_ROOT
+
+NOTEBOOKS = REPO_ROOT / "notebooks"
+PARAMS = NOTEBOOKS / "params"
+
+
+@dataclass
+class Job:
+    """One papermill execution."""
+
+    notebook: Path
+    output: Path
+    parameters: dict[str, Any] = field(default_factory=dict)
+    page: bool = False
+
+
+def profiles() -> list[str]:
+    """Names of the profiles that have a plan."""
+    return sorted(p.parent.name for p in PARAMS.glob("*/plan.yaml"))
+
+
+def _grid_points(grid: dict[str, Sequence[Any]] | None) -> list[dict[str, Any]]:
+    if not grid:
+        return [{}]
+    keys = list(grid)
+    return [dict(zip(keys, values)) for values in itertools.product(*(grid[k] for k in keys))]
+
+
+def _point_suffix(point: dict[str, Any]) -> str:
+    return "".join(f"-{key}{value:g}" if isinstance(value, float) else f"-{key}{value}" for key, value in point.items())
+
+
+def load_plan(profile: str, book_dir: Path | None = None) -> list[Job]:
+    """The jobs of ``profile`` in execution order."""
+    plan_path = PARAMS / profile / "plan.yaml"
+    if not plan_path.exists():
+        raise ValueError(f"profile must be one of {profiles()}, got {profile!r} (no {plan_path})")
+    plan = yaml.safe_load(plan_path.read_text())
+    results_root = (REPO_ROOT / plan["results_dir"]).resolve()
+    book_dir = (book_dir or REPO_ROOT / "book").resolve()
+    jobs: list[Job] = []
+    for entry in plan["runs"]:
+        notebook = NOTEBOOKS / f"{entry['notebook']}.ipynb"
+        if not notebook.exists():
+            raise ValueError(f"plan {plan_path}: notebook {notebook} does not exist")
+        group = entry.get("group", entry["notebook"])
+        page = bool(entry.get("page", False))
+        for params_file in entry.get("params", [None]):
+            base: dict[str, Any] = {}
+            stem = entry["notebook"]
+            if params_file is not None:
+                path = plan_path.parent / params_file
+                base = yaml.safe_load(path.read_text()) or {}
+                stem = path.stem
+            for point in _grid_points(entry.get("grid")):
+                run_name = stem + _point_suffix(point)
+                if page:
+                    output = book_dir / "notebooks" / f"{entry['notebook']}.ipynb"
+                else:
+                    output = BUILD / "runs" / profile / group / f"{run_name}.ipynb"
+                parameters = {**base, **point, "results_dir": str(results_root / group),
+                              "run_name": run_name, "profile": profile}
+                if page:
+                    parameters["book_dir"] = str(book_dir)
+                jobs.append(Job(notebook, output, parameters, page))
+    return jobs
+
+
+def execute(job: Job, kernel: str = "python3") -> float:
+    """Run one job with papermill (working directory: the repository root); return seconds."""
+    import papermill
+
+    job.output.parent.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    papermill.execute_notebook(
+        str(job.notebook), str(job.output), parameters=job.parameters,
+        kernel_name=kernel, cwd=str(REPO_ROOT), progress_bar=False,
+    )
+    return time.perf_counter() - started
+
+
+def build_book(book_dir: Path, warnings_as_errors: bool = True) -> None:
+    """``jupyter-book build`` (1.x) of ``book_dir`` into ``book_dir/_build/html``."""
+    executable = Path(sys.executable).with_name("jupyter-book")
+    command = [str(executable) if executable.exists() else "jupyter-book", "build", str(book_dir)]
+    if warnings_as_errors:
+        command += ["-W", "-n", "--keep-going"]
+    subprocess.run(command, check=True)
+
+
+def stage_book(destination: Path) -> Path:
+    """Copy the book's sources (not its build) to ``destination`` and return it."""
+    source = REPO_ROOT / "book"
+    if destination.exists():
+        shutil.rmtree(destination)
+    shutil.copytree(source, destination, ignore=shutil.ignore_patterns("_build", "notebooks"))
+    return destination
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--profile", default="quick", help=f"one of {profiles()}")
+    parser.add_argument("--book", type=Path, default=None,
+                        help="build a copy of the book there instead of in book/ (tests use this)")
+    parser.add_argument("--no-build", action="store_true", help="execute notebooks only")
+    parser.add_argument("--only", default=None, help="run only jobs whose run name contains this text")
+    parser.add_argument("--kernel", default="python3")
+    args = parser.parse_args(argv)
+
+    book_dir = stage_book(args.book.resolve()) if args.book else REPO_ROOT / "book"
+    jobs = load_plan(args.profile, book_dir)
+    if args.only:
+        jobs = [j for j in jobs if args.only in j.parameters["run_name"]]
+    total = time.perf_counter()
+    for number, job in enumerate(jobs, 1):
+        try:
+            seconds = execute(job, args.kernel)
+        except PapermillExecutionError as error:
+            print(f"{job.notebook.name} ({job.parameters['run_name']}) stopped: {error.ename}: {error.evalue}\n"
+                  f"The executed copy, with the full traceback, is {job.output}", file=sys.stderr)
+            return 1
+        print(f"[{number}/{len(jobs)}] {job.notebook.name} -> {job.output.relative_to(job.output.parents[2])} "
+              f"({seconds:.0f} s)", flush=True)
+    print(f"{len(jobs)} notebooks executed in {time.perf_counter() - total:.0f} s (profile {args.profile})")
+    if not args.no_build:
+        build_book(book_dir)
+        print(f"book: {book_dir / '_build' / 'html' / 'index.html'}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

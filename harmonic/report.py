@@ -1,0 +1,148 @@
+"""Tables the book shows: run summaries (mean ± std over seeds) and the status page.
+
+Everything here reads result files (:func:`harmonic.results.load_runs`) or
+executed notebooks; nothing computes or types in a number of its own.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import pandas as pd
+
+from .results import PROVENANCE_FILE
+
+
+def _run_keys(runs: pd.DataFrame) -> list[str]:
+    """Columns that identify one run (``run``, and ``results_dir`` when runs come from several folders)."""
+    return [c for c in ("results_dir", "run") if c in runs.columns]
+
+
+def last_epoch(runs: pd.DataFrame, epoch: int | None = None) -> pd.DataFrame:
+    """One row per run: its last recorded epoch, or epoch ``epoch`` where it has it."""
+    if runs.empty:
+        return runs
+    if epoch is not None:
+        return runs[runs["epoch"] == epoch].reset_index(drop=True)
+    idx = runs.groupby(_run_keys(runs))["epoch"].idxmax()
+    return runs.loc[idx].reset_index(drop=True)
+
+
+def mean_std(
+    runs: pd.DataFrame,
+    by: Sequence[str],
+    value: str = "test_acc",
+    epoch: int | None = None,
+    decimals: int = 2,
+) -> pd.DataFrame:
+    """Mean ± std of ``value`` at the last (or given) epoch, grouped by ``by``, with the seed count."""
+    final = last_epoch(runs, epoch)
+    if final.empty:
+        return pd.DataFrame(columns=[*by, value, "seeds", "epochs"])
+    grouped = final.groupby(list(by), dropna=False)
+    table = grouped[value].agg(["mean", "std", "count"]).reset_index()
+    table["epochs"] = grouped["epoch"].max().values
+    std = table["std"].fillna(0.0)
+    table[value] = [
+        f"{m:.{decimals}f} ± {s:.{decimals}f}" if n > 1 else f"{m:.{decimals}f}"
+        for m, s, n in zip(table["mean"], std, table["count"])
+    ]
+    return table.rename(columns={"count": "seeds"})[[*by, value, "seeds", "epochs", "mean"]]
+
+
+def first_epoch_reaching(runs: pd.DataFrame, threshold: float, value: str = "test_acc") -> pd.DataFrame:
+    """For each run, the first epoch whose ``value`` is at least ``threshold`` (NaN if never)."""
+    rows = []
+    keys = _run_keys(runs)
+    for key, frame in runs.groupby(keys):
+        hit = frame[frame[value] >= threshold]["epoch"]
+        rows.append({**dict(zip(keys, key)), "first_epoch": hit.min() if len(hit) else float("nan")})
+    return pd.DataFrame(rows)
+
+
+def executed_notebooks(folders: Iterable[str | os.PathLike]) -> pd.DataFrame:
+    """Papermill's record of every executed notebook below ``folders``.
+
+    Columns: notebook, profile, started (UTC), seconds, status, parameters.
+    """
+    rows = []
+    for folder in map(Path, folders):
+        if not folder.exists():
+            continue
+        for path in sorted(folder.rglob("*.ipynb")):
+            meta = json.loads(path.read_text()).get("metadata", {}).get("papermill", {})
+            if not meta:
+                continue
+            params = dict(meta.get("parameters") or {})
+            profile = params.pop("profile", None)
+            for key in ("results_dir", "book_dir"):
+                params.pop(key, None)
+            rows.append({
+                "notebook": str(path.relative_to(folder)),
+                "profile": profile,
+                "started": (meta.get("start_time") or "")[:19],
+                "seconds": round(float(meta["duration"]), 1) if meta.get("duration") is not None else None,
+                "status": "failed" if meta.get("exception") else "ok",
+                "parameters": ", ".join(f"{k}={v}" for k, v in params.items()),
+            })
+    return pd.DataFrame(rows)
+
+
+def provenance_summary(folders: Iterable[str | os.PathLike]) -> pd.DataFrame:
+    """One row per recorded run: commit, versions, hardware, device, seed, duration."""
+    rows = []
+    for folder in map(Path, folders):
+        if not folder.exists():
+            continue
+        for path in sorted(folder.rglob(PROVENANCE_FILE)):
+            record = json.loads(path.read_text())
+            versions = record.get("versions", {})
+            hw = record.get("hardware", {})
+            git = record.get("git") or {}
+            commit = git.get("commit") or "unknown"
+            rows.append({
+                "run": str(path.parent.relative_to(folder)),
+                "started": (record.get("started") or "")[:19],
+                "seconds": record.get("duration_s"),
+                "seed": record.get("seed"),
+                "device": record.get("device"),
+                "hardware": hw.get("gpu") or f"{hw.get('machine')} CPU, {hw.get('torch_threads')} threads",
+                "torch": versions.get("torch"),
+                "python": versions.get("python"),
+                "commit": commit[:10] + ("+dirty" if git.get("dirty") else ""),
+            })
+    return pd.DataFrame(rows)
+
+
+def reported(name: str) -> pd.DataFrame:
+    """A table of values *reported by a paper* (``data/paper/<name>``; ``#`` lines are its source notes)."""
+    from .paths import PAPER_DATA
+
+    path = PAPER_DATA / name
+    if not path.exists():
+        available = sorted(p.name for p in PAPER_DATA.glob("*.csv"))
+        raise ValueError(f"name must be one of {available}, got {name!r}")
+    return pd.read_csv(path, comment="#")
+
+
+def sweep_table(runs: pd.DataFrame) -> pd.DataFrame:
+    """Last epoch of each sweep run with a readable ``configuration`` label.
+
+    Columns: configuration (hidden sizes and batch size), model, lr, test_acc, epochs,
+    seconds_per_epoch (mean over the run's epochs).
+    """
+    if runs.empty:
+        return pd.DataFrame(columns=["configuration", "model", "lr", "test_acc", "epochs", "seconds_per_epoch"])
+    final = last_epoch(runs).copy()
+    per_epoch = runs.groupby(_run_keys(runs))["seconds"].mean().rename("seconds_per_epoch").reset_index()
+    final = final.drop(columns="seconds").merge(per_epoch, on=_run_keys(runs))
+    final["configuration"] = ("hidden " + final["param_hidden_sizes"].astype(str).str.replace("-", "×")
+                              + ", batch " + final["param_batch_size"].astype(str))
+    final["model"] = final["param_model"]
+    final["lr"] = final["param_lr"].astype(float)
+    final["epochs"] = final["epoch"]
+    return final[["configuration", "model", "lr", "test_acc", "epochs", "seconds_per_epoch"]].sort_values(
+        ["configuration", "model", "lr"]).reset_index(drop=True)

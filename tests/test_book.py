@@ -1,0 +1,80 @@
+"""Profiles, papermill runs of every notebook (smoke profile) and the book build with warnings as errors."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from harmonic import pipeline
+
+
+def test_every_profile_plans_existing_notebooks_and_parameter_files():
+    assert {"smoke", "quick", "paper"} <= set(pipeline.profiles())
+    for profile in pipeline.profiles():
+        jobs = pipeline.load_plan(profile)
+        assert jobs and all(job.notebook.exists() for job in jobs)
+        pages = [job.output.name for job in jobs if job.page]
+        assert len(pages) == len(set(pages)), f"{profile}: two runs write the same page"
+
+
+def test_grid_expands_each_parameter_file():
+    jobs = [j for j in pipeline.load_plan("quick") if "mnist-sweep" in j.parameters["results_dir"]]
+    assert len(jobs) == 3 * 5
+    names = {j.parameters["run_name"] for j in jobs}
+    assert "hidden32x16-batch128-lr0.0001" in names
+    assert {j.parameters["lr"] for j in jobs} == {1e-4, 3e-4, 1e-3, 3e-3, 1e-2}
+
+
+def test_unknown_profile_is_named():
+    with pytest.raises(ValueError, match=r"profile must be one of \[.*'quick'.*\], got 'fast'"):
+        pipeline.load_plan("fast")
+
+
+def test_source_notebooks_have_parameters_and_no_outputs():
+    for path in sorted(pipeline.NOTEBOOKS.glob("*.ipynb")):
+        nb = json.loads(path.read_text())
+        tags = [c.get("metadata", {}).get("tags", []) for c in nb["cells"]]
+        assert sum("parameters" in t for t in tags) == 1, path.name
+        assert not any(c.get("outputs") for c in nb["cells"] if c["cell_type"] == "code"), path.name
+
+
+@pytest.fixture(scope="module")
+def smoke_book(tmp_path_factory, mnist_root) -> Path:
+    """Every notebook executed by papermill with the smoke profile, then the book built with -W."""
+    book = tmp_path_factory.mktemp("book") / "book"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("HARMONIC_DATA", str(mnist_root))  # the notebooks' kernels inherit it
+        assert pipeline.main(["--profile", "smoke", "--book", str(book)]) == 0
+    return book / "_build" / "html"
+
+
+def test_missing_data_stops_with_one_message(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("HARMONIC_DATA", str(tmp_path / "nothing-here"))
+    monkeypatch.setattr(pipeline, "BUILD", tmp_path / "build")
+    code = pipeline.main(["--profile", "smoke", "--book", str(tmp_path / "book"), "--only", "batch128-lr0.001"])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "DataUnavailableError" in err and "train-images-idx3-ubyte" in err and "HARMONIC_DATA" in err
+    assert "Traceback" not in err
+
+
+def test_book_pages_show_this_builds_results(smoke_book):
+    page = (smoke_book / "notebooks" / "mnist_harmonic_mlp.html").read_text()
+    assert "test_acc" in page and "<table" in page
+    assert re.search(r'<img[^>]+src="[^"]+\.png"', page), "training curves missing"
+    sweep = (smoke_book / "notebooks" / "mnist_sweep.html").read_text()
+    assert "hidden 32×16, batch 128" in sweep and re.search(r'<img[^>]+\.png', sweep)
+    status = (smoke_book / "notebooks" / "status.html").read_text()
+    assert "mnist_harmonic_mlp.ipynb" in status and "hidden512x256-batch64-lr0.01.ipynb" in status
+
+
+def test_book_math_is_served_locally(smoke_book):
+    intro = (smoke_book / "intro.html").read_text()
+    scripts = re.findall(r'<script[^>]+src="([^"]+)"', intro)
+    mathjax = [s for s in scripts if "mathjax" in s.lower() or "tex-" in s]
+    assert mathjax and all(not s.startswith(("http:", "https:", "//")) for s in mathjax), mathjax
+    assert (smoke_book / "_static" / "mathjax" / "tex-svg.js").exists()
+    assert not [s for s in scripts if s.startswith(("http:", "https:", "//"))], "a script loads from the network"

@@ -1,0 +1,59 @@
+"""Result files: atomic writes, provenance, and one-call experiments on real MNIST."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from harmonic import results
+from harmonic.experiment import run_mlp, run_mlp_grid
+from harmonic.report import mean_std
+
+
+def test_atomic_write_keeps_old_file_when_writing_fails(tmp_path, monkeypatch):
+    target = tmp_path / "metrics.csv"
+    results.atomic_write_text(target, "old\n")
+
+    def broken_replace(src, dst):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(results.os, "replace", broken_replace)
+    with pytest.raises(OSError, match="disk full"):
+        results.atomic_write_text(target, "new\n")
+    assert target.read_text() == "old\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["metrics.csv"]  # no temporary file left behind
+
+
+def test_save_run_rejects_path_like_names(tmp_path):
+    with pytest.raises(ValueError, match="run_name"):
+        results.save_run(tmp_path, "../escape", [], {})
+
+
+def test_run_mlp_records_metrics_and_provenance(tmp_path, mnist_root):
+    result = run_mlp(results_dir=tmp_path, run_name="tiny", data_root=str(mnist_root), progress=False,
+                     hidden_sizes=[32, 16], epochs=2, subset=512, test_subset=256, seed=7, device="cpu")
+    folder = tmp_path / "tiny"
+    record = json.loads((folder / "provenance.json").read_text())
+    assert record["seed"] == 7 and record["device"] == "cpu"
+    assert record["params"]["hidden_sizes"] == [32, 16] and record["params"]["lr"] == 1e-3
+    assert record["params"]["n_parameters"] > 0
+    assert record["versions"]["torch"] and record["hardware"]["cpu_count"] >= 1
+    assert "commit" in record["git"] and record["duration_s"] > 0
+    loaded = results.load_runs(tmp_path)
+    assert list(loaded["epoch"]) == [1, 2]
+    assert loaded["test_acc"].tolist() == pytest.approx(result.metrics["test_acc"].tolist())
+    assert (loaded["param_model"] == "harmonic").all()
+
+
+def test_run_mlp_grid_and_summary(mnist_root):
+    runs = run_mlp_grid(["harmonic", "relu"], [0, 1], data_root=str(mnist_root), progress=False,
+                        hidden_sizes=[16], max_freqs=[3.0], epochs=1, subset=256, test_subset=128, device="cpu")
+    table = mean_std(runs, by=["model"])
+    assert list(table["model"]) == ["harmonic", "relu"] and list(table["seeds"]) == [2, 2]
+    assert all(" ± " in cell for cell in table["test_acc"])
+
+
+def test_unknown_parameter_is_named():
+    with pytest.raises(ValueError, match=r"unknown parameter\(s\) \['learning_rate'\]"):
+        run_mlp(learning_rate=0.1)
