@@ -9,6 +9,8 @@ import pytest
 import torch
 from torch.utils.data import TensorDataset
 
+from harmonic import pipeline
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -35,6 +37,16 @@ def mnist_small(mnist_root: Path) -> tuple[TensorDataset, TensorDataset]:
 
     return (load_mnist(train=True, root=mnist_root, subset=1000, download=False),
             load_mnist(train=False, root=mnist_root, subset=500, download=False))
+
+
+@pytest.fixture(scope="session")
+def smoke_book(tmp_path_factory, mnist_root) -> Path:
+    """Every notebook executed by papermill with the smoke profile, then the book built with -W."""
+    book = tmp_path_factory.mktemp("book") / "book"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("HARMONIC_DATA", str(mnist_root))  # the notebooks' kernels inherit it
+        assert pipeline.main(["--profile", "smoke", "--book", str(book)]) == 0
+    return book / "_build" / "html"
 
 
 @pytest.fixture

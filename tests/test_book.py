@@ -41,16 +41,6 @@ def test_source_notebooks_have_parameters_and_no_outputs():
         assert not any(c.get("outputs") for c in nb["cells"] if c["cell_type"] == "code"), path.name
 
 
-@pytest.fixture(scope="module")
-def smoke_book(tmp_path_factory, mnist_root) -> Path:
-    """Every notebook executed by papermill with the smoke profile, then the book built with -W."""
-    book = tmp_path_factory.mktemp("book") / "book"
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("HARMONIC_DATA", str(mnist_root))  # the notebooks' kernels inherit it
-        assert pipeline.main(["--profile", "smoke", "--book", str(book)]) == 0
-    return book / "_build" / "html"
-
-
 def test_missing_data_stops_with_one_message(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("HARMONIC_DATA", str(tmp_path / "nothing-here"))
     monkeypatch.setattr(pipeline, "BUILD", tmp_path / "build")

@@ -1,0 +1,76 @@
+"""The built book in a real headless browser (Debian's chromium) with the network off.
+
+Every page must load without console errors, its math must be typeset by the local
+MathJax, and every image must have loaded. Playwright drives the system chromium: its
+own browser download cannot work offline.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+sync_api = pytest.importorskip("playwright.sync_api")
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed")
+
+CHECK_IMAGES = """() => Array.from(document.images).map(i => ({src: i.src, ok: i.complete && i.naturalWidth > 0}))"""
+
+
+def _pages(html_root: Path) -> list[Path]:
+    skip = {"genindex.html", "search.html"}
+    return sorted(p for p in html_root.rglob("*.html") if p.name not in skip and "_static" not in p.parts)
+
+
+def test_every_page_renders_offline(smoke_book):
+    pages = _pages(smoke_book)
+    assert len(pages) >= 6
+    problems: list[str] = []
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"],
+        )
+        context = browser.new_context(offline=True)
+        blocked: list[str] = []
+
+        def only_local(route):
+            if route.request.url.startswith("file:"):
+                route.continue_()
+            else:
+                blocked.append(route.request.url)
+                route.abort()
+
+        context.route("**/*", only_local)
+        page = context.new_page()
+        console: list[str] = []
+        page.on("console", lambda message: console.append(message.text) if message.type == "error" else None)
+        page.on("pageerror", lambda error: console.append(str(error)))
+        for path in pages:
+            console.clear()
+            page.goto(path.as_uri(), wait_until="load")
+            name = str(path.relative_to(smoke_book))
+            if page.locator(".math").count():
+                page.wait_for_selector("mjx-container", timeout=15_000)
+                if page.locator("mjx-merror").count():
+                    problems.append(f"{name}: MathJax error")
+            images = page.evaluate(CHECK_IMAGES)
+            problems += [f"{name}: image not loaded {img['src']}" for img in images if not img["ok"]]
+            problems += [f"{name}: console error {text}" for text in console]
+        browser.close()
+    assert not blocked, f"pages tried to reach the network: {sorted(set(blocked))[:5]}"
+    assert not problems, "\n".join(problems)
+
+
+def test_math_and_figures_are_present(smoke_book):
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+        page = browser.new_context(offline=True).new_page()
+        page.goto((smoke_book / "notebooks" / "mnist_harmonic_mlp.html").as_uri(), wait_until="load")
+        page.wait_for_selector("mjx-container svg", timeout=15_000)
+        assert page.locator("mjx-container").count() >= 3
+        figures = page.evaluate(CHECK_IMAGES)
+        assert len([f for f in figures if f["src"].endswith(".png")]) >= 2 and all(f["ok"] for f in figures)
+        browser.close()
