@@ -149,8 +149,7 @@ def load_idx_dataset(
     """
     if dataset not in IDX_DATASETS:
         raise ValueError(f"dataset must be one of {sorted(IDX_DATASETS)}, got {dataset!r}")
-    if subset is not None and (not isinstance(subset, int) or isinstance(subset, bool) or subset <= 0):
-        raise ValueError(f"subset must be a positive integer or None, got {subset!r}")
+    fixed_subset(1, subset)  # validates before any file is read
     spec = IDX_DATASETS[dataset]
     base = data_root(root)
     paths = _locate(spec, base, train)
@@ -170,13 +169,28 @@ def load_idx_dataset(
     labels = torch.from_numpy(read_idx(paths[1]).astype(np.int64))
     if images.ndim != 3 or labels.shape[0] != images.shape[0]:
         raise ValueError(f"{paths[0]} / {paths[1]}: images {tuple(images.shape)} and labels {tuple(labels.shape)} do not match")
-    if subset is not None and subset < len(labels):
-        order = torch.randperm(len(labels), generator=torch.Generator().manual_seed(0))[:subset]
-        images, labels = images[order], labels[order]
+    keep = fixed_subset(len(labels), subset)
+    if keep is not None:
+        images, labels = images[keep], labels[keep]
     x = images.unsqueeze(1).float().div_(255.0).sub_(spec.mean).div_(spec.std)
     if pad_to is not None:
         x = pad_images(x, pad_to, value=-spec.mean / spec.std)
     return TensorDataset(x, labels)
+
+
+def fixed_subset(n: int, subset: int | None) -> torch.Tensor | None:
+    """Indices of a fixed, seed-independent random sample of ``subset`` of ``n`` examples (None: all).
+
+    Always the same permutation (a generator seeded with 0), so smoke runs on a subset
+    are comparable across runs, seeds and datasets.
+    """
+    if subset is None:
+        return None
+    if not isinstance(subset, int) or isinstance(subset, bool) or subset <= 0:
+        raise ValueError(f"subset must be a positive integer or None, got {subset!r}")
+    if subset >= n:
+        return None
+    return torch.randperm(n, generator=torch.Generator().manual_seed(0))[:subset]
 
 
 def pad_images(x: torch.Tensor, size: int, value: float = 0.0) -> torch.Tensor:

@@ -30,7 +30,9 @@ def training_curves(
     sns.set_theme(style="whitegrid", context="notebook")
     fig, axes = plt.subplots(1, len(metrics), figsize=(5.5 * len(metrics), 3.8), squeeze=False)
     labels = {"train_loss": "training loss", "test_acc": "test accuracy (%)", "train_acc": "training accuracy (%)",
-              "test_loss": "test loss", "lr": "learning rate"}
+              "test_loss": "test loss", "lr": "learning rate",
+              "train_top1_err": "training top-1 error (%)", "val_top1_err": "validation top-1 error (%)",
+              "val_top5_err": "validation top-5 error (%)"}
     for ax, metric in zip(axes[0], metrics):
         sns.lineplot(data=runs, x="epoch", y=metric, hue=hue, style=style, marker="o", ax=ax, errorbar=("ci", 95))
         ax.set_ylabel(labels.get(metric, metric))
@@ -57,5 +59,100 @@ def accuracy_vs(
         ax.set_xscale("log")
     ax.set_ylabel("test accuracy (%)")
     ax.legend(bbox_to_anchor=(1.02, 1), loc="upper left", fontsize="small")
+    fig.tight_layout()
+    return save(fig, path)
+
+
+def dct_filter_bank(
+    kernel_size: int = 3,
+    levels: tuple[int, ...] = (1, 2, 3),
+    path: str | os.PathLike | None = None,
+) -> plt.Figure:
+    """Figure 2: the k×k DCT-II bank (eq. 1), filter (u, v) at row u, column v.
+
+    Each filter is framed by the colour of the smallest compression level λ that keeps it
+    (u + v < λ, i.e. λ = u + v + 1); filters outside every level in ``levels`` have no frame.
+    """
+    from matplotlib.patches import Patch
+
+    from .dct import dct_filters, dct_frequencies
+
+    bank = dct_filters(kernel_size, norm="ortho")
+    pairs = dct_frequencies(kernel_size)
+    palette = dict(zip(sorted(levels), sns.color_palette("deep", len(levels))))
+    size = 1.2 if kernel_size <= 4 else 0.75
+    fig, axes = plt.subplots(kernel_size, kernel_size, figsize=(size * kernel_size + 1.8, size * kernel_size),
+                             squeeze=False)
+    limit = float(bank.abs().max())
+    for (u, v), kernel in zip(pairs, bank):
+        ax = axes[u][v]
+        ax.imshow(kernel.numpy(), cmap="gray", vmin=-limit, vmax=limit)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        level = u + v + 1
+        colour = palette.get(level) if level <= max(levels) else None
+        for spine in ax.spines.values():
+            spine.set_visible(colour is not None)
+            if colour is not None:
+                spine.set_edgecolor(colour)
+                spine.set_linewidth(3)
+        if kernel_size <= 4:
+            ax.set_title(f"({u},{v})", fontsize=8)
+    handles = [Patch(edgecolor=c, facecolor="none", linewidth=3, label=f"added at λ={lvl}") for lvl, c in palette.items()]
+    fig.legend(handles=handles, loc="center right", fontsize="small", frameon=False)
+    fig.subplots_adjust(right=0.78, wspace=0.15, hspace=0.3 if kernel_size <= 4 else 0.1)
+    return save(fig, path)
+
+
+def frequency_weight_heatmap(
+    table: pd.DataFrame,
+    normalise: bool = True,
+    path: str | os.PathLike | None = None,
+) -> plt.Figure:
+    """Figure 3: mean |weight| per DCT frequency (columns) per harmonic layer (rows, input to output).
+
+    ``table`` is :func:`harmonic.wrn_experiment.frequency_weights`. With ``normalise`` each row is
+    divided by its sum, so layers of different widths compare. Lines separate residual blocks
+    (layers whose module names differ before their last component).
+    """
+    freq_columns = [c for c in table.columns if c.startswith("(")]
+    values = table[freq_columns].astype(float)
+    if normalise:
+        values = values.div(values.sum(axis=1), axis=0)
+    labels = [f"{i}: {name}" for i, name in zip(table["index"], table["layer"])]
+    sns.set_theme(style="white", context="notebook")
+    fig, ax = plt.subplots(figsize=(1.0 + 0.55 * len(freq_columns), 0.9 + 0.32 * len(table)))
+    sns.heatmap(values.set_axis(labels), cmap="viridis", ax=ax,
+                cbar_kws={"label": "share of mean |w| in the layer" if normalise else "mean |w|"})
+    blocks = [name.rsplit(".", 1)[0] if "." in name else name for name in table["layer"]]
+    for row in range(1, len(blocks)):
+        if blocks[row] != blocks[row - 1]:
+            ax.axhline(row, color="white", linewidth=1.5)
+    ax.set_xlabel("DCT frequency (u,v)")
+    ax.set_ylabel("harmonic layer")
+    fig.tight_layout()
+    return save(fig, path)
+
+
+def error_vs_parameters(
+    points: pd.DataFrame,
+    path: str | os.PathLike | None = None,
+) -> plt.Figure:
+    """Figure 4: test error against parameter count, one panel per dataset.
+
+    ``points`` columns: ``dataset``, ``model``, ``params_M``, ``error``, ``source``
+    (``"reported"`` for the paper's values, ``"reproduced"`` for our runs).
+    """
+    sns.set_theme(style="whitegrid", context="notebook")
+    datasets = list(dict.fromkeys(points["dataset"]))
+    fig, axes = plt.subplots(1, len(datasets), figsize=(6 * len(datasets), 4.2), squeeze=False)
+    for ax, dataset in zip(axes[0], datasets):
+        subset = points[points["dataset"] == dataset]
+        sns.scatterplot(data=subset, x="params_M", y="error", hue="model", style="source",
+                        style_order=["reported", "reproduced"], s=90, ax=ax)
+        ax.set_title(dataset)
+        ax.set_xlabel("parameters (millions)")
+        ax.set_ylabel("test error (%)")
+        ax.legend(bbox_to_anchor=(1.02, 1), loc="upper left", fontsize="x-small")
     fig.tight_layout()
     return save(fig, path)

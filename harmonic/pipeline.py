@@ -8,6 +8,7 @@ A profile is a folder ``notebooks/params/<profile>/`` with a ``plan.yaml``::
         group: mnist-sweep              # results and executed copies go into this subfolder
         params: [sweep/harmonic.yaml, sweep/relu.yaml]   # parameter files (folder-relative)
         grid: {lr: [0.001, 0.01]}       # optional: each file × each grid point is one run
+        defaults: sweep/common.yaml     # optional: parameters every file of this entry starts from
       - notebook: mnist_sweep
         params: [mnist_sweep.yaml]
         page: true                      # executed copy becomes a page: book/notebooks/<notebook>.ipynb
@@ -83,12 +84,13 @@ def load_plan(profile: str, book_dir: Path | None = None) -> list[Job]:
             raise ValueError(f"plan {plan_path}: notebook {notebook} does not exist")
         group = entry.get("group", entry["notebook"])
         page = bool(entry.get("page", False))
+        defaults = yaml.safe_load((plan_path.parent / entry["defaults"]).read_text()) if "defaults" in entry else {}
         for params_file in entry.get("params", [None]):
-            base: dict[str, Any] = {}
+            base: dict[str, Any] = dict(defaults or {})
             stem = entry["notebook"]
             if params_file is not None:
                 path = plan_path.parent / params_file
-                base = yaml.safe_load(path.read_text()) or {}
+                base.update(yaml.safe_load(path.read_text()) or {})
                 stem = path.stem
             for point in _grid_points(entry.get("grid")):
                 run_name = stem + _point_suffix(point)

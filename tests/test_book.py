@@ -59,6 +59,26 @@ def test_book_pages_show_this_builds_results(smoke_book):
     assert "hidden 32×16, batch 128" in sweep and re.search(r'<img[^>]+\.png', sweep)
     status = (smoke_book / "notebooks" / "status.html").read_text()
     assert "mnist_harmonic_mlp.ipynb" in status and "hidden512x256-batch64-lr0.01.ipynb" in status
+    assert "harm-progressive.ipynb" in status and "imagenet_resnet50.ipynb" in status
+
+
+def _images(page: str) -> int:
+    return len(re.findall(r'<img[^>]+src="[^"]+\.png"', page))
+
+
+def test_harmonic_network_chapters(smoke_book):
+    pages = {name: (smoke_book / "notebooks" / f"{name}.html").read_text()
+             for name in ("dct_filter_bank", "cifar_wrn", "table1", "imagenet_resnet50")}
+    assert _images(pages["dct_filter_bank"]) == 2  # Figure 2: the 3x3 and the 7x7 bank
+    assert "filters kept" in pages["dct_filter_bank"]
+    assert _images(pages["cifar_wrn"]) == 2  # training curves + Figure 3
+    # Table 1: every reported row with our parameter count, and Figure 4
+    assert "Parameter counts: 9 of 9 rows equal the reported value" in pages["table1"]
+    assert pages["table1"].count("Harm-WRN-28-10") >= 4 and _images(pages["table1"]) == 1
+    assert "progressive" in pages["table1"] and "No CPU-scale runs" not in pages["table1"]
+    # Table 2 and the conversion experiment
+    page = pages["imagenet_resnet50"]
+    assert "Harm-ResNet-50 progr. lambda" in page and "full spectrum" in page and "random weights" in page
 
 
 def test_book_math_is_served_locally(smoke_book):

@@ -57,3 +57,8 @@ def test_run_mlp_grid_and_summary(mnist_root):
 def test_unknown_parameter_is_named():
     with pytest.raises(ValueError, match=r"unknown parameter\(s\) \['learning_rate'\]"):
         run_mlp(learning_rate=0.1)
+
+
+def test_result_files_are_readable_by_others(tmp_path):
+    path = results.atomic_write_text(tmp_path / "provenance.json", "{}")
+    assert path.stat().st_mode & 0o777 == 0o666 & ~results._umask()  # not mkstemp's 0600

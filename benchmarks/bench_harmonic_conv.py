@@ -1,0 +1,269 @@
+"""Speed of harmonic blocks relative to ``nn.Conv2d`` of the same geometry, per form and per network.
+
+Forms of :class:`harmonic.layers.HarmonicConv2d` (3x3, padding 1, no bias),
+timed against ``nn.Conv2d`` with the same geometry:
+
+- ``merged``: no inner BN, one conv with kernel ``sum_f w_f psi_f``;
+- ``two-stage``: depthwise DCT conv + 1x1 conv (``explicit_forward``, no BN),
+  what the original implementation computes;
+- ``sbn-train``: spectral BN (eq. 3) in training mode: batch statistics from
+  input patch moments, folded into one conv;
+- ``sbn-train-explicit``: the same, literal form (depthwise conv,
+  ``BatchNorm2d`` over the spectral maps, 1x1 conv);
+- ``sbn-eval``: spectral BN in eval mode (running statistics folded), as a
+  training step (e.g. fine-tuning with frozen statistics) and as inference.
+
+Training steps are forward + backward (input gradients for inner layers, not
+for the stem, whose input is the image); inference is a forward pass under
+``torch.no_grad()`` in eval mode. Whole networks: WRN-16-4 vs Harm-WRN-16-4
+(``harmonic="all"``) on 32x32 and ResNet-50 vs Harm-ResNet-50 on 64x64 inputs,
+one SGD step, and an eval forward.
+
+Timing: each round runs the baseline and every candidate once, interleaved;
+``median`` is the median over rounds of the per-round ratio, ``fastest`` the
+ratio of the fastest rounds. ``--clock cpu`` measures process CPU time instead
+of wall time; with ``--threads 1`` it is insensitive to other processes taking
+the CPU (use it on shared machines). On glibc the script first asks malloc to
+keep freed memory (see :func:`keep_freed_memory`; ``--glibc-malloc`` to skip).
+Nothing is asserted; targets are printed.
+
+    python benchmarks/bench_harmonic_conv.py --quick --threads 1 --clock cpu
+    python benchmarks/bench_harmonic_conv.py --device cuda
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import ctypes
+import statistics
+import time
+from collections.abc import Callable
+
+import torch
+from torch import nn
+
+from harmonic.layers import HarmonicConv2d
+from harmonic.models import resnet50, wrn
+
+# (in_channels, out_channels, spatial size, batch); the stem shape is 3 -> 16.
+LAYER_SHAPES = [(16, 16, 32, 64), (64, 64, 32, 32), (160, 160, 16, 16), (3, 16, 32, 128)]
+# Targets of issue #3 (ratio to nn.Conv2d / to the plain network).
+TARGETS = {"merged": 1.05, "sbn-eval": 1.05, "network": 1.05}
+STEM_SBN_TRAIN_TARGET = 2.0
+
+Step = Callable[[], None]
+Row = tuple[str, str, str, float, float, float, "float | None"]
+
+
+def keep_freed_memory() -> bool:
+    """Make glibc keep freed large blocks instead of unmapping them (as jemalloc/tcmalloc do).
+
+    With glibc's defaults every multi-megabyte tensor is a fresh ``mmap``, so
+    each step page-faults its activations anew; measured here that doubles a
+    small conv's time and makes it vary by 3x between steps.
+    """
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:
+        return False
+    m_trim_threshold, m_mmap_threshold = -1, -3
+    return bool(libc.mallopt(m_mmap_threshold, 32 << 20)) and bool(libc.mallopt(m_trim_threshold, 1 << 30))
+
+
+class Clock:
+    """Wall clock (synchronising CUDA) or process CPU time."""
+
+    def __init__(self, kind: str, device: torch.device) -> None:
+        if kind == "cpu" and device.type != "cpu":
+            raise ValueError(f"--clock cpu only measures CPU devices; got device {device}")
+        self.device = device
+        self.now = time.process_time if kind == "cpu" else time.perf_counter
+
+    def time(self, step: Step) -> float:
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+        start = self.now()
+        step()
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+        return self.now() - start
+
+
+def time_ratios(
+    clock: Clock, baseline: Step, candidates: dict[str, Step], repeats: int, warmup: int = 2
+) -> tuple[float, dict[str, tuple[float, float]]]:
+    """Fastest baseline time (s) and, per candidate, (median per-round ratio, ratio of fastest)."""
+    steps = {"baseline": baseline, **candidates}
+    times: dict[str, list[float]] = {name: [] for name in steps}
+    for round_index in range(warmup + repeats):
+        for name, step in steps.items():
+            elapsed = clock.time(step)
+            if round_index >= warmup:
+                times[name].append(elapsed)
+    base = times["baseline"]
+    ratios = {
+        name: (
+            statistics.median(t / b for t, b in zip(times[name], base, strict=True)),
+            min(times[name]) / min(base),
+        )
+        for name in candidates
+    }
+    return min(base), ratios
+
+
+def _train_step(forward: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor) -> Step:
+    def step() -> None:
+        out = forward(x)
+        out.backward(torch.ones_like(out))
+
+    return step
+
+
+def _inference(forward: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor) -> Step:
+    def step() -> None:
+        with torch.no_grad():
+            forward(x)
+
+    return step
+
+
+def _rows(label: str, kind: str, base: float, ratios: dict, stem: bool) -> list[Row]:
+    rows = []
+    for form, (median, fastest) in ratios.items():
+        target = TARGETS.get(form)
+        if stem and form == "sbn-train":
+            target = STEM_SBN_TRAIN_TARGET
+        rows.append((label, kind, form, base * 1e3, median, fastest, target))
+    return rows
+
+
+def bench_layers(clock: Clock, repeats: int) -> list[Row]:
+    device = clock.device
+    rows: list[Row] = []
+    for c_in, c_out, size, batch in LAYER_SHAPES:
+        stem = c_in == 3
+        torch.manual_seed(0)
+        x = torch.randn(batch, c_in, size, size, device=device, requires_grad=not stem)
+        conv = nn.Conv2d(c_in, c_out, 3, padding=1, bias=False).to(device)
+        merged = HarmonicConv2d.from_conv(conv)
+        sbn = HarmonicConv2d.from_conv(conv, spectral_bn=True).train()
+        sbn_explicit = copy.deepcopy(sbn)
+        sbn_eval = copy.deepcopy(sbn).eval()
+        label = f"{c_in}->{c_out} {size}x{size} b{batch}" + (" stem" if stem else "")
+        base, ratios = time_ratios(
+            clock,
+            _train_step(conv, x),
+            {
+                "merged": _train_step(merged, x),
+                "two-stage": _train_step(merged.explicit_forward, x),
+                "sbn-train": _train_step(sbn, x),
+                "sbn-train-explicit": _train_step(sbn_explicit.explicit_forward, x),
+                "sbn-eval": _train_step(sbn_eval, x),
+            },
+            repeats,
+        )
+        rows += _rows(label, "fwd+bwd", base, ratios, stem)
+        conv.eval()
+        merged.eval()
+        base, ratios = time_ratios(
+            clock,
+            _inference(conv, x),
+            {
+                "merged": _inference(merged, x),
+                "sbn-eval": _inference(sbn_eval, x),
+                "sbn-eval-explicit": _inference(sbn_eval.explicit_forward, x),
+            },
+            repeats,
+        )
+        rows += _rows(label, "inference", base, ratios, stem)
+    return rows
+
+
+def _network_step(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> Step:
+    optimizer = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9)
+    loss_fn = nn.CrossEntropyLoss()
+
+    def step() -> None:
+        optimizer.zero_grad(set_to_none=True)
+        loss_fn(model(x), y).backward()
+        optimizer.step()
+
+    return step
+
+
+def bench_networks(clock: Clock, repeats: int, quick: bool) -> list[Row]:
+    device = clock.device
+
+    def wrn_16_4(harmonic: str | None) -> nn.Module:
+        return wrn(depth=16, widen_factor=4, harmonic=harmonic)
+
+    def resnet_50(harmonic: str | None) -> nn.Module:
+        return resnet50(num_classes=1000, harmonic=harmonic)
+
+    cases = [("WRN-16-4", wrn_16_4, 8 if quick else 32, 32), ("ResNet-50", resnet_50, 2, 64)]
+    if not quick:  # merging kernels costs per step, not per image: larger batches amortise it
+        cases.append(("ResNet-50", resnet_50, 16, 64))
+    rows: list[Row] = []
+    for name, build, batch, size in cases:
+        torch.manual_seed(0)
+        plain = build(None).to(device).train()
+        harm = build("all").to(device).train()
+        x = torch.randn(batch, 3, size, size, device=device)
+        y = torch.randint(0, 10, (batch,), device=device)
+        label = f"{name} {batch}x3x{size}x{size}"
+        base, ratios = time_ratios(
+            clock, _network_step(plain, x, y), {"Harm-net": _network_step(harm, x, y)}, repeats
+        )
+        rows.append((label, "train step", "Harm-net", base * 1e3, *ratios["Harm-net"], TARGETS["network"]))
+        plain.eval()
+        harm.eval()
+        base, ratios = time_ratios(clock, _inference(plain, x), {"Harm-net": _inference(harm, x)}, repeats)
+        rows.append((label, "inference", "Harm-net", base * 1e3, *ratios["Harm-net"], TARGETS["network"]))
+    return rows
+
+
+def print_table(title: str, rows: list[Row]) -> None:
+    print(f"\n{title}")
+    print(f"{'case':26s} {'timing':10s} {'form':19s} {'base ms':>8s} {'median':>7s} {'fastest':>7s}  target")
+    for label, kind, form, base_ms, median, fastest, target in rows:
+        mark = ""
+        if target is not None:
+            mark = f"<={target:.2f}" + ("" if min(median, fastest) <= target else " missed")
+        print(f"{label:26s} {kind:10s} {form:19s} {base_ms:8.2f} {median:7.2f} {fastest:7.2f}  {mark}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--device", default="all", help="cpu, cuda or all (cuda only if available)")
+    parser.add_argument("--repeats", type=int, default=None, help="timed rounds per case")
+    parser.add_argument("--quick", action="store_true", help="5 rounds per case, WRN batch 8 (~2 min on CPU)")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
+    parser.add_argument("--clock", choices=("wall", "cpu"), default="wall", help="cpu: process CPU time")
+    parser.add_argument("--skip-networks", action="store_true", help="time single layers only")
+    parser.add_argument("--glibc-malloc", action="store_true", help="keep glibc's default malloc settings")
+    args = parser.parse_args()
+    tuned = not args.glibc_malloc and keep_freed_memory()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    if args.device == "all":
+        devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+    else:
+        devices = [args.device]
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} CPU thread(s), clock: {args.clock}, "
+        f"malloc: {'freed blocks kept (mallopt)' if tuned else 'default'}"
+    )
+    print("ratio = time of the harmonic form / time of nn.Conv2d (networks: / plain network)")
+    for name in devices:
+        device = torch.device(name)
+        clock = Clock(args.clock if device.type == "cpu" else "wall", device)
+        repeats = args.repeats or (5 if args.quick else 15) * (1 if device.type == "cpu" else 4)
+        title = f"[{device}" + (f" {torch.cuda.get_device_name(device)}]" if device.type == "cuda" else "]")
+        print_table(f"{title} single layers, {repeats} rounds", bench_layers(clock, repeats))
+        if not args.skip_networks:
+            print_table(f"{title} networks, {repeats} rounds", bench_networks(clock, repeats, args.quick))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,268 @@
+"""CIFAR-10/100 as in-memory tensors, and the WRN training augmentation on the device.
+
+The original CIFAR "python version" archives hold pickled dicts (written by
+Python 2, so keys may be ``bytes``): ``data`` is a uint8 array of shape
+``(N, 3072)``, each row the 1024 red, then 1024 green, then 1024 blue values of
+a 32×32 image in row-major order; labels are ``labels`` (CIFAR-10) or
+``fine_labels`` (CIFAR-100). :func:`load_cifar` reads them into one uint8
+tensor, converts to float and normalises once, like :mod:`harmonic.data` does
+for MNIST.
+
+Where the data lives: ``root`` argument > ``$HARMONIC_DATA`` > ``~/.cache/harmonic``
+(:func:`harmonic.data.data_root`), in torchvision's layout
+``<root>/cifar-10-batches-py/`` and ``<root>/cifar-100-python/``. Missing files
+are downloaded with torchvision when ``download=True`` and the network allows.
+
+Augmentation (:func:`cifar_augment`) is the one of the WRN code the authors
+build on: reflect-pad 4, random 32×32 crop, random horizontal flip, done for a
+whole batch at once with indices drawn from a ``torch.Generator``, so that
+:func:`harmonic.train.fit` can apply it on the GPU and runs stay seeded.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch.utils.data import TensorDataset
+
+from .data import DATA_ENV, DataUnavailableError, data_root, fixed_subset, load_fashion_mnist
+
+__all__ = [
+    "CIFAR_DATASETS",
+    "IMAGE_DATASETS",
+    "CifarSpec",
+    "ImageDatasetInfo",
+    "cifar_augment",
+    "cifar_classes",
+    "image_dataset_info",
+    "load_cifar",
+    "load_image_dataset",
+    "read_cifar_batch",
+]
+
+
+@dataclass(frozen=True)
+class CifarSpec:
+    """One CIFAR variant: its folder, files, label key and normalisation (in [0, 1] units)."""
+
+    name: str
+    folder: str
+    archive: str
+    train_files: tuple[str, ...]
+    test_files: tuple[str, ...]
+    meta_file: str
+    label_key: str
+    names_key: str
+    mean: tuple[float, float, float]
+    std: tuple[float, float, float]
+    torchvision_class: str
+
+
+CIFAR_DATASETS: dict[str, CifarSpec] = {
+    # per-channel mean/std of the training images as used by the WRN code and the authors' cifar/main.py
+    "cifar10": CifarSpec(
+        "cifar10", "cifar-10-batches-py", "cifar-10-python.tar.gz",
+        tuple(f"data_batch_{i}" for i in range(1, 6)), ("test_batch",), "batches.meta",
+        "labels", "label_names",
+        (125.3 / 255, 123.0 / 255, 113.9 / 255), (63.0 / 255, 62.1 / 255, 66.7 / 255), "CIFAR10",
+    ),
+    "cifar100": CifarSpec(
+        "cifar100", "cifar-100-python", "cifar-100-python.tar.gz", ("train",), ("test",), "meta",
+        "fine_labels", "fine_label_names",
+        (129.3 / 255, 124.1 / 255, 112.4 / 255), (68.2 / 255, 65.4 / 255, 70.4 / 255), "CIFAR100",
+    ),
+}
+
+
+def _spec(name: str) -> CifarSpec:
+    if name not in CIFAR_DATASETS:
+        raise ValueError(f"name must be one of {sorted(CIFAR_DATASETS)}, got {name!r}")
+    return CIFAR_DATASETS[name]
+
+
+def _unpickle(path: Path) -> dict[str, Any]:
+    """A CIFAR pickle as a dict with ``str`` keys (the files are Python 2 pickles with byte keys)."""
+    with open(path, "rb") as handle:
+        obj = pickle.load(handle, encoding="bytes")
+    if not isinstance(obj, dict):
+        raise ValueError(f"{path} is not a CIFAR pickle (expected a dict, got {type(obj).__name__})")
+    return {k.decode("latin1") if isinstance(k, bytes) else k: v for k, v in obj.items()}
+
+
+def read_cifar_batch(path: str | os.PathLike, label_key: str = "labels") -> tuple[torch.Tensor, torch.Tensor]:
+    """One CIFAR batch file as uint8 images ``(N, 3, 32, 32)`` (RGB planes) and int64 labels."""
+    path = Path(path)
+    batch = _unpickle(path)
+    if "data" not in batch or label_key not in batch:
+        raise ValueError(f"{path}: expected keys 'data' and {label_key!r}, found {sorted(batch)}")
+    data = np.asarray(batch["data"], dtype=np.uint8)
+    labels = np.asarray(batch[label_key], dtype=np.int64)
+    if data.ndim != 2 or data.shape[1] != 3 * 32 * 32 or data.shape[0] != labels.shape[0]:
+        raise ValueError(f"{path}: data {data.shape} and {label_key} {labels.shape} are not (N, 3072) and (N,)")
+    return torch.from_numpy(data.reshape(-1, 3, 32, 32).copy()), torch.from_numpy(labels)
+
+
+def _folder(spec: CifarSpec, root: Path) -> Path:
+    return root / spec.folder
+
+
+def _missing(spec: CifarSpec, root: Path, train: bool) -> list[str]:
+    files = (spec.train_files if train else spec.test_files) + (spec.meta_file,)
+    return [f for f in files if not (_folder(spec, root) / f).exists()]
+
+
+def _missing_message(spec: CifarSpec, root: Path, missing: list[str], reason: str) -> str:
+    return (
+        f"{spec.name} files not found: {', '.join(missing)}. Put the extracted 'python version' archive in "
+        f"{_folder(spec, root)} (the folder {spec.folder}/ inside {spec.archive}), "
+        f"or point ${DATA_ENV} / the root parameter at a folder that has {spec.folder}/. Download was {reason}."
+    )
+
+
+def _download(spec: CifarSpec, root: Path) -> None:
+    import torchvision
+
+    cls = getattr(torchvision.datasets, spec.torchvision_class)
+    cls(root=str(root), train=True, download=True)
+
+
+def _locate(spec: CifarSpec, root: str | os.PathLike | None, train: bool, download: bool) -> Path:
+    """The folder holding the split's files, downloading them first if allowed and needed."""
+    base = data_root(root)
+    missing = _missing(spec, base, train)
+    if missing:
+        if not download:
+            raise DataUnavailableError(_missing_message(spec, base, missing, "not allowed (download=False)"))
+        try:
+            _download(spec, base)
+        except Exception as error:  # network errors come in many types
+            raise DataUnavailableError(
+                _missing_message(spec, base, missing, f"tried and failed ({type(error).__name__}: {error})")
+            ) from None
+        missing = _missing(spec, base, train)
+        if missing:  # pragma: no cover - torchvision wrote somewhere unexpected
+            raise DataUnavailableError(_missing_message(spec, base, missing, "run but left no files"))
+    return _folder(spec, base)
+
+
+def load_cifar(
+    name: str = "cifar10",
+    train: bool = True,
+    root: str | os.PathLike | None = None,
+    subset: int | None = None,
+    download: bool = True,
+) -> TensorDataset:
+    """CIFAR-10 or CIFAR-100 as a normalised ``TensorDataset`` of (N,3,32,32) floats and int64 labels.
+
+    Read from the original pickle batches (``data_batch_1..5``/``test_batch`` or
+    ``train``/``test``), converted from uint8 once and normalised with the
+    per-channel mean/std of :data:`CIFAR_DATASETS`. ``subset`` keeps a fixed
+    random sample (see :func:`fixed_subset`). CIFAR-100 labels are the 100 fine labels.
+    """
+    spec = _spec(name)
+    folder = _locate(spec, root, train, download)
+    parts = [read_cifar_batch(folder / f, spec.label_key) for f in (spec.train_files if train else spec.test_files)]
+    images = torch.cat([p[0] for p in parts])
+    labels = torch.cat([p[1] for p in parts])
+    keep = fixed_subset(len(labels), subset)
+    if keep is not None:
+        images, labels = images[keep], labels[keep]
+    mean = torch.tensor(spec.mean).view(1, 3, 1, 1)
+    std = torch.tensor(spec.std).view(1, 3, 1, 1)
+    x = images.float().div_(255.0).sub_(mean).div_(std)
+    return TensorDataset(x, labels)
+
+
+def cifar_classes(name: str = "cifar10", root: str | os.PathLike | None = None, download: bool = True) -> list[str]:
+    """Class names in label order, from ``batches.meta`` / ``meta``."""
+    spec = _spec(name)
+    meta = _unpickle(_locate(spec, root, False, download) / spec.meta_file)
+    return [n.decode("utf-8") if isinstance(n, bytes) else str(n) for n in meta[spec.names_key]]
+
+
+def cifar_augment(
+    x: torch.Tensor, generator: torch.Generator | None = None, padding: int = 4, flip: bool = True
+) -> torch.Tensor:
+    """Reflect-pad by ``padding``, crop a random H×W window, flip half of the images horizontally.
+
+    ``x`` is a batch ``(N, C, H, W)`` on any device; every image gets its own
+    offset ``(dy, dx)`` in ``[0, 2 * padding]`` and flip bit, drawn (in that
+    order) from ``generator`` on the CPU, so the result depends only on the
+    generator's state. Vectorised: one reflect pad and two gathers for the whole
+    batch, the flip folded into the column index. Output: same shape as ``x``.
+    """
+    if x.dim() != 4:
+        raise ValueError(f"x must be a batch of images (N, C, H, W), got shape {tuple(x.shape)}")
+    if isinstance(padding, bool) or not isinstance(padding, int) or padding < 0:
+        raise ValueError(f"padding must be a non-negative int, got {padding!r}")
+    n, c, h, w = x.shape
+    if padding >= min(h, w):
+        raise ValueError(f"padding must be smaller than the image size {min(h, w)} (reflect padding), got {padding}")
+    offsets = torch.randint(0, 2 * padding + 1, (n, 2), generator=generator)
+    flips = torch.rand(n, generator=generator) < 0.5 if flip else torch.zeros(n, dtype=torch.bool)
+    offsets, flips = offsets.to(x.device), flips.to(x.device)
+    padded = F.pad(x, (padding,) * 4, mode="reflect") if padding else x
+    rows = offsets[:, :1] + torch.arange(h, device=x.device)
+    cols_forward = torch.arange(w, device=x.device).expand(n, w)
+    cols = offsets[:, 1:] + torch.where(flips[:, None], w - 1 - cols_forward, cols_forward)
+    out = padded.gather(2, rows.view(n, 1, h, 1).expand(n, c, h, padded.shape[3]))
+    return out.gather(3, cols.view(n, 1, 1, w).expand(n, c, h, w))
+
+
+# ---------------------------------------------------------------- by name
+@dataclass(frozen=True)
+class ImageDatasetInfo:
+    """What a model needs to know about a dataset: classes, channels, image size."""
+
+    name: str
+    num_classes: int
+    in_channels: int
+    image_size: int
+
+
+IMAGE_DATASETS: dict[str, ImageDatasetInfo] = {
+    "cifar10": ImageDatasetInfo("cifar10", 10, 3, 32),
+    "cifar100": ImageDatasetInfo("cifar100", 100, 3, 32),
+    "fashion-mnist": ImageDatasetInfo("fashion-mnist", 10, 1, 32),  # 28×28 centred on 32×32
+}
+
+
+def _fashion_mnist_32(train: bool = True, **kwargs: Any) -> TensorDataset:
+    return load_fashion_mnist(train=train, pad_to=32, **kwargs)
+
+
+_LOADERS: dict[str, Callable[..., TensorDataset]] = {
+    "cifar10": partial(load_cifar, "cifar10"),
+    "cifar100": partial(load_cifar, "cifar100"),
+    "fashion-mnist": _fashion_mnist_32,
+}
+
+
+def image_dataset_info(name: str) -> ImageDatasetInfo:
+    """Classes, channels and image size of a dataset of :data:`IMAGE_DATASETS`."""
+    if name not in IMAGE_DATASETS:
+        raise ValueError(f"dataset must be one of {sorted(IMAGE_DATASETS)}, got {name!r}")
+    return IMAGE_DATASETS[name]
+
+
+def load_image_dataset(
+    name: str,
+    train: bool = True,
+    root: str | os.PathLike | None = None,
+    subset: int | None = None,
+    download: bool = True,
+) -> TensorDataset:
+    """32×32 image data for the CIFAR-shaped networks by name: ``"cifar10"``, ``"cifar100"``, ``"fashion-mnist"``.
+
+    Fashion-MNIST is zero-padded (in normalised units: the background) to 32×32, one channel.
+    """
+    image_dataset_info(name)
+    return _LOADERS[name](train=train, root=root, subset=subset, download=download)

@@ -1,0 +1,396 @@
+"""Train ResNet-50 and its harmonic variants on ImageNet (Table 2 and Figure 5 of the paper).
+
+Usage, one process (CPU or one GPU)::
+
+    python -m harmonic.imagenet --data /path/to/imagenet --harmonic all --level none none 3 2
+
+several GPUs (or CPU processes) on one or more machines, with torchrun::
+
+    torchrun --standalone --nproc_per_node 8 -m harmonic.imagenet --data /path/to/imagenet --harmonic stem
+
+The defaults are the paper's ImageNet settings (Ulicny et al., BMVC 2019; the
+authors' code follows the PyTorch ImageNet example): SGD with momentum 0.9,
+lr 0.1 divided by 10 every 30 epochs, 90 epochs, weight decay 1e-4, global
+batch 256 (split evenly over the processes), random-resized crop 224 + flip for
+training and resize 256 + centre crop 224 for validation. ``--harmonic``
+``none``/``stem``/``all`` and ``--level`` pick the variant
+(:func:`harmonic.models.resnet50`); ``--maxpool`` restores the 3×3 max-pool
+(default: the paper's network without it, stem stride 4).
+
+Distributed training uses ``DistributedDataParallel`` (NCCL on CUDA, gloo on
+the CPU) and a ``DistributedSampler``; torchrun's environment variables
+(``RANK``, ``LOCAL_RANK``, ``WORLD_SIZE``) are read, and without them the
+script runs as a single process. Validation splits the images over the
+processes without padding, so the reported errors are exact.
+
+Rank 0 writes, after every epoch, into ``<results-dir>/<run-name>/``:
+``checkpoint.pt`` (model, optimizer, scheduler, history; atomically) and, via
+:func:`harmonic.results.save_run`, ``metrics.csv`` (one row per epoch:
+``epoch, train_loss, train_top1_err, train_top5_err, val_loss, val_top1_err,
+val_top5_err, lr, seconds, val_seconds, images``; errors in percent, seconds of
+training and of validation) and ``provenance.json``. Rerunning the same command
+resumes from the checkpoint (``--no-resume`` starts over); raising
+``--epochs`` continues a finished run.
+
+For smoke tests: ``--image-size``, ``--val-resize``, ``--max-steps-per-epoch``,
+``--max-val-steps``, ``--workers 0`` and ``--model-kwargs '{"num_classes": 2}'``
+(by default the number of classes is the number of class folders).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from contextlib import nullcontext
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import torch
+import torch.distributed as dist
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.data import DataLoader
+from torch.utils.data.distributed import DistributedSampler
+
+from . import results
+from .imagefolder import image_folder
+from .paths import BUILD
+from .train import epoch_seed, make_optimizer, make_scheduler, save_checkpoint, seed_everything
+
+__all__ = ["ARCHS", "DistEnv", "build_parser", "main", "parse_level", "run_name_for", "topk_correct"]
+
+#: Architectures this script trains (the paper's ImageNet network).
+ARCHS = ("resnet50",)
+HARMONIC_CHOICES = ("none", "stem", "all")
+CHECKPOINT_FILE = "checkpoint.pt"
+
+
+def parse_level(values: Sequence[str] | None) -> int | tuple[int | None, ...] | None:
+    """``--level`` tokens → the ``level`` of :func:`harmonic.models.resnet50`.
+
+    No token or ``none``: full basis; one integer: lambda for every stage; four
+    tokens (integers or ``none``): one lambda per stage, e.g. ``none none 3 2``.
+    """
+    if not values:
+        return None
+
+    def one(token: str) -> int | None:
+        if token.lower() == "none":
+            return None
+        try:
+            value = int(token)
+        except ValueError:
+            raise ValueError(f"level must be 'none' or a positive integer per token, got {token!r}") from None
+        if value <= 0:
+            raise ValueError(f"level must be 'none' or a positive integer per token, got {token!r}")
+        return value
+
+    parsed = tuple(one(v) for v in values)
+    if len(parsed) == 1:
+        return parsed[0]
+    if len(parsed) != 4:
+        raise ValueError(f"level takes 1 value or 4 (one per ResNet stage), got {len(parsed)}: {list(values)}")
+    return parsed
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Command-line options (defaults: the paper's ImageNet settings)."""
+    p = argparse.ArgumentParser(
+        prog="python -m harmonic.imagenet",
+        description="Train (harmonic) ResNet-50 on an ImageFolder tree with train/ and val/ "
+                    "(several GPUs: launch with torchrun).",
+    )
+    p.add_argument("--data", required=True, help="folder with train/<class>/* and val/<class>/*")
+    p.add_argument("--arch", default="resnet50", choices=ARCHS)
+    p.add_argument("--harmonic", default="none", choices=HARMONIC_CHOICES,
+                   help="none: ResNet-50; stem: Harm1 (harmonic first conv); all: Harm-ResNet-50")
+    p.add_argument("--level", nargs="+", default=None, metavar="LAMBDA",
+                   help="compression lambda (with --harmonic all): one value, or 4 per stage, e.g. none none 3 2")
+    p.add_argument("--maxpool", action="store_true", help="keep the 3x3 max-pool (default: without, stem stride 4)")
+    p.add_argument("--model-kwargs", default="{}", help='JSON of extra builder arguments, e.g. {"num_classes": 2}')
+    p.add_argument("--epochs", type=int, default=90)
+    p.add_argument("--batch-size", type=int, default=256, help="global batch size (over all processes)")
+    p.add_argument("--lr", type=float, default=0.1)
+    p.add_argument("--momentum", type=float, default=0.9)
+    p.add_argument("--weight-decay", type=float, default=1e-4)
+    p.add_argument("--lr-step", type=int, default=30, help="divide the lr by 1/gamma every this many epochs")
+    p.add_argument("--gamma", type=float, default=0.1)
+    p.add_argument("--image-size", type=int, default=224)
+    p.add_argument("--val-resize", type=int, default=256)
+    p.add_argument("--workers", type=int, default=8, help="DataLoader workers per process")
+    p.add_argument("--max-steps-per-epoch", type=int, default=None,
+                   help="stop each training epoch after this many steps")
+    p.add_argument("--max-val-steps", type=int, default=None, help="validate on at most this many batches per process")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    p.add_argument("--amp", action="store_true", help="bfloat16 autocast (not used in the paper)")
+    p.add_argument("--results-dir", default=str(BUILD / "results" / "imagenet"))
+    p.add_argument("--run-name", default=None, help="default: from arch, harmonic, level and maxpool")
+    p.add_argument("--no-resume", action="store_true", help="ignore an existing checkpoint and start over")
+    p.add_argument("--print-freq", type=int, default=100, help="log the training loss every this many steps (rank 0)")
+    return p
+
+
+def run_name_for(arch: str, harmonic: str, level: Any, maxpool: bool) -> str:
+    """Default run folder name, e.g. ``resnet50-all-none-none-3-2``."""
+    parts = [arch, "plain" if harmonic == "none" else harmonic]
+    if level is not None:
+        parts += [str(v).lower() for v in (level if isinstance(level, tuple) else (level,))]
+    if maxpool:
+        parts.append("maxpool")
+    return "-".join(parts)
+
+
+@dataclass(frozen=True)
+class DistEnv:
+    """This process's place in the job (torchrun's variables; one process without them)."""
+
+    rank: int
+    local_rank: int
+    world_size: int
+    device: torch.device
+
+    @property
+    def distributed(self) -> bool:
+        return self.world_size > 1
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+
+def setup_distributed(device: str = "auto") -> DistEnv:
+    """Read torchrun's environment, pick the device, start the process group when there are several processes."""
+    rank = int(os.environ.get("RANK", 0))
+    local_rank = int(os.environ.get("LOCAL_RANK", 0))
+    world_size = int(os.environ.get("WORLD_SIZE", 1))
+    use_cuda = device == "cuda" or (device == "auto" and torch.cuda.is_available())
+    if use_cuda:
+        if not torch.cuda.is_available():
+            raise ValueError("device must be 'auto' or 'cpu' on a machine without CUDA, got 'cuda'")
+        dev = torch.device("cuda", local_rank)
+        torch.cuda.set_device(dev)
+        torch.backends.cudnn.benchmark = True
+    else:
+        dev = torch.device("cpu")
+    if world_size > 1 and not dist.is_initialized():
+        dist.init_process_group(backend="nccl" if use_cuda else "gloo")
+    return DistEnv(rank, local_rank, world_size, dev)
+
+
+def topk_correct(logits: torch.Tensor, target: torch.Tensor, ks: Sequence[int] = (1, 5)) -> list[torch.Tensor]:
+    """Number of examples whose label is among the top-k logits, for each k (k capped at the class count)."""
+    k_max = min(max(ks), logits.shape[1])
+    top = logits.topk(k_max, dim=1).indices
+    hits = top == target[:, None]
+    return [hits[:, : min(k, k_max)].any(dim=1).sum() for k in ks]
+
+
+def _all_reduce(t: torch.Tensor, env: DistEnv) -> torch.Tensor:
+    if env.distributed:
+        dist.all_reduce(t)
+    return t
+
+
+def _log(env: DistEnv, message: str) -> None:
+    if env.main:
+        print(message, flush=True)
+
+
+def _run_epoch(
+    model: nn.Module, loader: DataLoader, env: DistEnv, *, optimizer: torch.optim.Optimizer | None,
+    max_steps: int | None, amp: bool, print_freq: int = 0, epoch: int = 0,
+) -> dict[str, float]:
+    """One pass: training when ``optimizer`` is given, else evaluation. Sums are reduced over processes."""
+    training = optimizer is not None
+    model.train(training)
+    # loss sum, top-1 hits, top-5 hits, examples
+    sums = torch.zeros(4, dtype=torch.float64, device=env.device)
+    autocast = torch.autocast(env.device.type, dtype=torch.bfloat16) if amp else nullcontext()
+    started = time.perf_counter()
+    with torch.set_grad_enabled(training):
+        for step, (images, target) in enumerate(loader):
+            if max_steps is not None and step >= max_steps:
+                break
+            images = images.to(env.device, non_blocking=True)
+            target = target.to(env.device, non_blocking=True)
+            with autocast:
+                logits = model(images)
+                loss = F.cross_entropy(logits, target)
+            if training:
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+            top1, top5 = topk_correct(logits.detach(), target)
+            sums[0] += loss.detach().double() * len(target)  # on the device: no synchronisation per step
+            sums[1] += top1
+            sums[2] += top5
+            sums[3] += len(target)
+            if training and print_freq and step % print_freq == 0:
+                _log(env, f"epoch {epoch} step {step}: loss {loss.item():.4f}")
+    if env.device.type == "cuda":
+        torch.cuda.synchronize(env.device)
+    seconds = time.perf_counter() - started
+    loss_sum, top1, top5, count = _all_reduce(sums, env).tolist()
+    if count == 0:
+        raise ValueError("no batch was processed: the split is smaller than one batch per process")
+    return {"loss": loss_sum / count, "top1_err": 100.0 * (1 - top1 / count),
+            "top5_err": 100.0 * (1 - top5 / count), "seconds": seconds, "images": int(count)}
+
+
+def _loaders(args: argparse.Namespace, env: DistEnv) -> tuple[DataLoader, DataLoader, DistributedSampler, int]:
+    train_set = image_folder(args.data, "train", args.image_size, args.val_resize)
+    val_set = image_folder(args.data, "val", args.image_size, args.val_resize)
+    if args.batch_size % env.world_size:
+        raise ValueError(
+            f"batch_size must be divisible by the number of processes ({env.world_size}), got {args.batch_size}")
+    per_process = args.batch_size // env.world_size
+    sampler = DistributedSampler(train_set, num_replicas=env.world_size, rank=env.rank, shuffle=True, seed=args.seed)
+    # workers are restarted every epoch (not persistent) so that they are re-seeded every epoch
+    common = {"num_workers": args.workers, "pin_memory": env.device.type == "cuda"}
+    # drop_last: a final batch of one image would break BatchNorm on the 1x1 maps of small test images
+    train_loader = DataLoader(train_set, per_process, sampler=sampler, drop_last=True,
+                              generator=torch.Generator(), **common)
+    # every validation image exactly once: process r takes images r, r + W, r + 2W, ...
+    val_loader = DataLoader(val_set, per_process, sampler=range(env.rank, len(val_set), env.world_size), **common)
+    return train_loader, val_loader, sampler, len(train_set.classes)
+
+
+def _model_spec(args: argparse.Namespace, num_classes: int) -> dict[str, Any]:
+    """Everything that defines the network: the builder and its keyword arguments."""
+    clash = sorted({"harmonic", "level", "maxpool"} & set(args.model_kwargs))
+    if clash:
+        raise ValueError(f"model_kwargs must not repeat {clash}: use the --harmonic/--level/--maxpool options")
+    kwargs = {"num_classes": num_classes, **args.model_kwargs,
+              "harmonic": None if args.harmonic == "none" else args.harmonic,
+              "level": args.level, "maxpool": args.maxpool}
+    return {"arch": args.arch, "kwargs": kwargs}
+
+
+def _build_model(spec: dict[str, Any]) -> nn.Module:
+    from . import models
+
+    return getattr(models, spec["arch"])(**spec["kwargs"])
+
+
+def _check_args(args: argparse.Namespace) -> None:
+    for name in ("epochs", "batch_size", "lr_step", "image_size", "val_resize"):
+        value = getattr(args, name)
+        if value <= 0:
+            raise ValueError(f"{name} must be a positive integer, got {value}")
+    for name in ("max_steps_per_epoch", "max_val_steps"):
+        value = getattr(args, name)
+        if value is not None and value <= 0:
+            raise ValueError(f"{name} must be a positive integer or left out, got {value}")
+    if args.print_freq < 0:
+        raise ValueError(f"print_freq must be >= 0 (0: no step log), got {args.print_freq}")
+    if args.workers < 0:
+        raise ValueError(f"workers must be >= 0, got {args.workers}")
+    if args.lr <= 0:
+        raise ValueError(f"lr must be a positive number, got {args.lr}")
+
+
+def main(argv: Sequence[str] | None = None) -> list[dict[str, Any]]:
+    """Run the command line ``argv``; return the per-epoch metrics (on every rank)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        args.level = parse_level(args.level)
+        args.model_kwargs = json.loads(args.model_kwargs)
+    except ValueError as error:  # json.JSONDecodeError is a ValueError
+        parser.error(str(error))
+    if not isinstance(args.model_kwargs, dict):
+        parser.error(f"--model-kwargs must be a JSON object, got {args.model_kwargs!r}")
+    _check_args(args)
+    env = setup_distributed(args.device)
+    try:
+        return _train(args, env)
+    finally:
+        if env.distributed and dist.is_initialized():
+            dist.destroy_process_group()
+
+
+def _train(args: argparse.Namespace, env: DistEnv) -> list[dict[str, Any]]:
+    run_name = args.run_name or run_name_for(args.arch, args.harmonic, args.level, args.maxpool)
+    folder = Path(args.results_dir) / run_name
+    checkpoint_path = folder / CHECKPOINT_FILE
+    train_loader, val_loader, sampler, num_classes = _loaders(args, env)
+
+    spec = _model_spec(args, num_classes)
+    seed_everything(args.seed)
+    model = _build_model(spec).to(env.device)
+    n_parameters = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    optimizer = make_optimizer(model, "sgd", lr=args.lr, momentum=args.momentum, weight_decay=args.weight_decay)
+    scheduler = make_scheduler(optimizer, "step", step_size=args.lr_step, gamma=args.gamma)
+
+    history: list[dict[str, Any]] = []
+    if checkpoint_path.exists() and not args.no_resume:
+        state = torch.load(checkpoint_path, map_location=env.device, weights_only=False)
+        if state["model_spec"] != spec:
+            raise ValueError(
+                f"checkpoint {checkpoint_path} is for model {state['model_spec']}, not {spec}: "
+                "use another --run-name or --no-resume"
+            )
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        history = list(state["history"])
+        _log(env, f"resumed from {checkpoint_path} after epoch {len(history)}")
+    resumed_after = len(history)
+
+    ddp_model: nn.Module = model
+    if env.distributed:
+        ddp_model = nn.parallel.DistributedDataParallel(
+            model, device_ids=[env.local_rank] if env.device.type == "cuda" else None)
+
+    params = dict(vars(args)) | {
+        "run_name": run_name, "n_parameters": n_parameters, "num_classes": num_classes,
+        "world_size": env.world_size, "batch_size_per_process": args.batch_size // env.world_size,
+    }
+    started, clock = results.now_utc(), time.perf_counter()
+    _log(env, f"{run_name}: {n_parameters / 1e6:.2f}M parameters, {env.world_size} process(es) on {env.device.type}")
+
+    for epoch in range(len(history) + 1, args.epochs + 1):
+        sampler.set_epoch(epoch)
+        seed = epoch_seed(args.seed, epoch)
+        # augmentation: in this process (workers=0) or in workers seeded from the loader's generator;
+        # different on every rank, the same for a given (seed, epoch, rank), also after a resume
+        torch.manual_seed(seed + env.rank)
+        train_loader.generator.manual_seed(seed + env.rank)
+        lr = optimizer.param_groups[0]["lr"]
+        train = _run_epoch(ddp_model, train_loader, env, optimizer=optimizer, max_steps=args.max_steps_per_epoch,
+                           amp=args.amp, print_freq=args.print_freq, epoch=epoch)
+        # the bare model: shards may differ by one batch, and DDP's forward would wait for the other ranks
+        val = _run_epoch(model, val_loader, env, optimizer=None, max_steps=args.max_val_steps, amp=args.amp)
+        scheduler.step()
+        row = {
+            "epoch": epoch, "train_loss": train["loss"], "train_top1_err": train["top1_err"],
+            "train_top5_err": train["top5_err"], "val_loss": val["loss"], "val_top1_err": val["top1_err"],
+            "val_top5_err": val["top5_err"], "lr": lr, "seconds": round(train["seconds"], 3),
+            "val_seconds": round(val["seconds"], 3), "images": train["images"],
+        }
+        history.append(row)
+        _log(env, f"epoch {epoch}/{args.epochs}: train loss {row['train_loss']:.4f}, top-1 err "
+                  f"{row['train_top1_err']:.2f} | val top-1 err {row['val_top1_err']:.2f}, "
+                  f"top-5 err {row['val_top5_err']:.2f} | {row['seconds']:.1f}s")
+        if env.main:
+            save_checkpoint(checkpoint_path, {
+                "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(), "history": history,
+                "model_spec": spec, "seed": args.seed,
+            })
+            record = results.provenance(params, seed=args.seed, device=env.device.type, started=started,
+                                        duration_s=time.perf_counter() - clock)
+            record["resumed_after_epoch"] = resumed_after
+            results.save_run(args.results_dir, run_name, history, record)
+        if env.distributed:
+            dist.barrier()  # nobody runs ahead of the checkpoint
+    return history
+
+
+if __name__ == "__main__":  # pragma: no cover - exercised through subprocess in the tests
+    main(sys.argv[1:])

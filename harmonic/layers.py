@@ -1,0 +1,572 @@
+"""The harmonic block (Ulicny et al., BMVC 2019, eqs. 1-3) as a drop-in ``nn.Conv2d``.
+
+A harmonic block filters every input channel with the fixed DCT bank psi_f
+(eq. 1, a depthwise convolution), optionally batch-normalises the ``C_in * n``
+spectral maps (eq. 3) and combines them with learned weights ``w`` (eq. 2, a
+1x1 convolution). Both stages are linear, so without the inner BN the block is
+one convolution with kernel ``sum_f w_f psi_f`` (the "merged" form), and with
+the inner BN it still is one, once the BN statistics are known: BN is an affine
+map per spectral channel, so its scale and shift fold into ``w`` and a bias.
+:class:`HarmonicConv2d` always runs that single convolution; the literal
+two-stage form is kept as :meth:`HarmonicConv2d.explicit_forward` (reference
+and benchmark).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch.autograd.function import once_differentiable
+
+from .dct import NORMS, dct_coefficients, dct_filters, n_filters
+
+__all__ = ["HarmonicConv2d"]
+
+_IntPair = int | tuple[int, int]
+_is_compiling = getattr(getattr(torch, "compiler", None), "is_compiling", lambda: False)
+
+
+def _pair(value: object, name: str, minimum: int) -> tuple[int, int]:
+    """``value`` as a pair of ints ``>= minimum``; ValueError naming ``name`` otherwise."""
+    pair = (value, value) if not isinstance(value, (tuple, list)) else tuple(value)
+    if len(pair) != 2 or any(
+        isinstance(v, bool) or not isinstance(v, int) or v < minimum for v in pair
+    ):
+        raise ValueError(f"{name} must be an int >= {minimum} or a pair of them; got {value!r}")
+    return pair  # type: ignore[return-value]
+
+
+def _output_size(
+    size: tuple[int, ...] | torch.Size,
+    k: int,
+    stride: tuple[int, int],
+    dilation: tuple[int, int],
+    pad: tuple[int, int, int, int],
+) -> tuple[int, int]:
+    """Output height and width of a conv with padding (left, right, top, bottom)."""
+    height = size[0] + pad[2] + pad[3]
+    width = size[1] + pad[0] + pad[1]
+    h_out = (height - dilation[0] * (k - 1) - 1) // stride[0] + 1
+    w_out = (width - dilation[1] * (k - 1) - 1) // stride[1] + 1
+    if h_out < 1 or w_out < 1:
+        raise ValueError(f"input of spatial size {tuple(size)} is smaller than the kernel")
+    return h_out, w_out
+
+
+#: Patch values materialised at a time by the spectral BN statistics (bounds their memory).
+_CHUNK_ELEMENTS = 1 << 20
+
+
+def _image_chunks(batch: int, per_image: int) -> list[slice]:
+    """Slices of the batch holding about ``_CHUNK_ELEMENTS`` patch values each."""
+    step = max(1, _CHUNK_ELEMENTS // max(per_image, 1))
+    return [slice(start, start + step) for start in range(0, batch, step)]
+
+
+def _patch_slices(
+    k: int, stride: tuple[int, int], dilation: tuple[int, int], h_out: int, w_out: int
+) -> list[tuple[slice, slice]]:
+    """Slices of the padded input seen by kernel tap ``(i, j)``, u-major (im2col by views)."""
+    (sh, sw), (dh, dw) = stride, dilation
+    return [
+        (
+            slice(i * dh, i * dh + (h_out - 1) * sh + 1, sh),
+            slice(j * dw, j * dw + (w_out - 1) * sw + 1, sw),
+        )
+        for i in range(k)
+        for j in range(k)
+    ]
+
+
+def _patch_moments(
+    by_channel: Tensor,
+    k: int,
+    stride: tuple[int, int],
+    dilation: tuple[int, int],
+    h_out: int,
+    w_out: int,
+) -> tuple[Tensor, Tensor]:
+    """Sum ``sum_l P_l`` ``(C, k*k)`` and Gram matrix ``sum_l P_l P_l^T`` ``(C, k*k, k*k)`` of all patches.
+
+    ``by_channel`` is the padded input as ``(C, N, H_pad, W_pad)``. To give the
+    GEMM a wider output and read less memory, ``m`` vertically adjacent
+    patches form one "super-patch" (union of their rows x k columns); the Gram
+    matrix of a patch pair is then the sum over the ``m`` positions of entries
+    of the super-patch Gram matrix. Images are processed in chunks.
+    """
+    (sh, sw), (dh, dw) = stride, dilation
+    m = next(d for d in (4, 2, 1) if h_out % d == 0) if sh == 1 else 1
+    offsets = sorted({s * sh + i * dh for s in range(m) for i in range(k)})
+    row = {offset: index for index, offset in enumerate(offsets)}
+    # index[tap, s]: entry of the super-patch holding tap (i, j) of the patch at position s
+    index = torch.tensor(
+        [[row[s * sh + i * dh] * k + j for s in range(m)] for i in range(k) for j in range(k)],
+        device=by_channel.device,
+    )
+    channels, batch = by_channel.shape[:2]
+    size = len(offsets) * k
+    groups = h_out // m
+    gram = by_channel.new_zeros(channels, size, size)
+    total = by_channel.new_zeros(channels, size)
+    for chunk in _image_chunks(batch, channels * size * groups * w_out):
+        images = by_channel[:, chunk]
+        views = [
+            images[:, :, u : u + (groups - 1) * m * sh + 1 : m * sh, j * dw : j * dw + (w_out - 1) * sw + 1 : sw]
+            for u in offsets
+            for j in range(k)
+        ]
+        patches = torch.stack(views, dim=1).reshape(channels, size, -1)
+        gram.baddbmm_(patches, patches.transpose(1, 2))
+        total += patches.sum(dim=-1)
+    return total[:, index].sum(-1), gram[:, index[:, None, :], index[None, :, :]].sum(-1)
+
+
+class _SpectralMoments(torch.autograd.Function):
+    """Batch mean and variance of the spectral maps ``psi_f * x_c`` from patch moments.
+
+    Forward: ``mean[c, f] = psi_f . E[P_c]`` and ``var[c, f] = psi_f^T Cov[P_c] psi_f``
+    with ``P_c`` the ``k*k`` patches of channel ``c`` (shape ``(C, n)`` each).
+    Backward: the gradient on patch ``l`` is
+    ``(psi^T g_mean + 2 A (P_l - E[P])) / L`` with ``A = sum_f g_var[f] psi_f psi_f^T``,
+    scattered back onto the input (col2im by strided views). Both passes work
+    on chunks of images, so memory stays well below that of the spectral maps.
+    """
+
+    @staticmethod
+    def _centred(x: Tensor, pad: tuple[int, int, int, int]) -> tuple[Tensor, Tensor]:
+        """Padded input as ``(C, N, H_pad, W_pad)`` minus a per-channel constant, and that constant.
+
+        The shift leaves the covariance unchanged and avoids cancellation in
+        ``E[P P^T] - E[P] E[P]^T``.
+        """
+        padded = F.pad(x, pad)
+        centre = padded.mean(dim=(0, 2, 3), keepdim=True)
+        return (padded - centre).transpose(0, 1), centre.reshape(-1, 1)
+
+    @staticmethod
+    def forward(ctx, x, bank, k, stride, dilation, pad):  # type: ignore[override]
+        by_channel, centre = _SpectralMoments._centred(x, pad)
+        h_out, w_out = _output_size(x.shape[-2:], k, stride, dilation, pad)
+        count = x.shape[0] * h_out * w_out
+        total, gram = _patch_moments(by_channel, k, stride, dilation, h_out, w_out)
+        patch_mean = total / count
+        cov = gram / count - patch_mean[:, :, None] * patch_mean[:, None, :]
+        mean = (patch_mean + centre) @ bank.T
+        var = torch.einsum("fa,cab,fb->cf", bank, cov, bank).clamp_min(0.0)
+        ctx.save_for_backward(x, bank, patch_mean)
+        ctx.geometry = (k, stride, dilation, pad, h_out, w_out)
+        return mean, var
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad_mean, grad_var):  # type: ignore[override]
+        x, bank, patch_mean = ctx.saved_tensors
+        if not ctx.needs_input_grad[0]:
+            return (None,) * 6
+        k, stride, dilation, pad, h_out, w_out = ctx.geometry
+        by_channel, _ = _SpectralMoments._centred(x, pad)
+        channels, batch = by_channel.shape[:2]
+        count = batch * h_out * w_out
+        quad = torch.einsum("cf,fa,fb->cab", grad_var, bank, bank)
+        constant = (grad_mean @ bank - 2.0 * torch.bmm(quad, patch_mean[:, :, None])[..., 0]) / count
+        slices = _patch_slices(k, stride, dilation, h_out, w_out)
+        grad_padded = torch.zeros_like(by_channel)
+        for chunk in _image_chunks(batch, channels * k * k * h_out * w_out):
+            images = by_channel[:, chunk]
+            patches = torch.stack([images[:, :, rows, cols] for rows, cols in slices], dim=1)
+            patches = patches.reshape(channels, k * k, -1)
+            grad = torch.baddbmm(constant[:, :, None], quad, patches, alpha=2.0 / count)
+            grad = grad.reshape(channels, k * k, images.shape[1], h_out, w_out)
+            target = grad_padded[:, chunk]
+            for tap, (rows, cols) in enumerate(slices):  # col2im
+                target[:, :, rows, cols] += grad[:, tap]
+        left, right, top, bottom = pad
+        height, width = grad_padded.shape[-2:]
+        grad_x = grad_padded[:, :, top : height - bottom, left : width - right]
+        return grad_x.transpose(0, 1), None, None, None, None, None
+
+
+def _square_kernel_size(kernel_size: object) -> int:
+    kh, kw = _pair(kernel_size, "kernel_size", 1)
+    if kh != kw:
+        raise ValueError(
+            f"kernel_size must be square (the DCT bank is k x k); got {kernel_size!r}"
+        )
+    return kh
+
+
+class HarmonicConv2d(nn.Module):
+    """Harmonic block: conv with kernels ``sum_f w[o, c, f] psi_f`` (eqs. 1-2), opt. spectral BN (eq. 3).
+
+    Same geometry arguments and output shape as ``nn.Conv2d`` (square kernels
+    only: ``kernel_size`` an int or ``(k, k)``; zero padding as an int, a pair,
+    ``"same"`` or ``"valid"``). ``level`` is the compression lambda (keep
+    frequencies ``u + v < level``; None keeps all ``k^2``) and ``norm`` the
+    filter normalisation of :func:`~harmonic.dct.dct_filters`.
+
+    Parameters: ``weight`` ``(out, in / groups, n_filters)`` and ``bias``; the
+    filter bank is the buffer ``filters`` ``(n_filters, k, k)`` (in the
+    state_dict, follows ``.to()``). With ``spectral_bn=True``, ``bn`` is a
+    ``BatchNorm2d(in_channels * n_filters)`` over the spectral maps, channel
+    ``c * n_filters + f`` holding frequency ``f`` of input channel ``c``.
+
+    Forward is always one ``F.conv2d``: without BN with the merged kernel;
+    with BN the per-map mean and variance are either the running statistics
+    (eval) or the batch statistics (training), computed exactly from the
+    input's patch moments (``mean_f = psi_f . E[patch]``,
+    ``var_f = psi_f^T Cov[patch] psi_f``) instead of materialising the
+    ``n_filters``-times larger spectral maps; BN's scale and shift are then
+    folded into the kernel and bias. Running statistics are updated as
+    ``nn.BatchNorm2d`` does.
+
+    Initialisation: the effective dense kernel is Kaiming-normal with
+    ``mode="fan_out"``, ``nonlinearity="relu"`` (as the authors initialise
+    their convolutions): coefficient ``f`` is drawn from
+    ``N(0, 2 / (out * k^2) / ||psi_f||^2)``, so for the full (orthogonal) bank
+    ``sum_f w_f psi_f`` has exactly the distribution of
+    ``nn.init.kaiming_normal_(conv.weight, mode="fan_out")`` and a truncated
+    bank gives that kernel's projection onto the kept frequencies. The bias is
+    initialised like ``nn.Conv2d``'s.
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: _IntPair,
+        stride: _IntPair = 1,
+        padding: _IntPair | str = 0,
+        dilation: _IntPair = 1,
+        groups: int = 1,
+        bias: bool = True,
+        level: int | None = None,
+        spectral_bn: bool = False,
+        norm: str | None = "l1",
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        super().__init__()
+        for name, value in (
+            ("in_channels", in_channels),
+            ("out_channels", out_channels),
+            ("groups", groups),
+        ):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive int; got {value!r}")
+        if in_channels % groups or out_channels % groups:
+            raise ValueError(
+                f"groups must divide in_channels ({in_channels}) and out_channels "
+                f"({out_channels}); got {groups}"
+            )
+        if norm not in NORMS:
+            raise ValueError(f"norm must be one of {NORMS}; got {norm!r}")
+        k = _square_kernel_size(kernel_size)
+        self.in_channels = in_channels
+        self.out_channels = out_channels
+        self.kernel_size = (k, k)
+        self.stride = _pair(stride, "stride", 1)
+        self.dilation = _pair(dilation, "dilation", 1)
+        self.groups = groups
+        if isinstance(padding, str):
+            if padding not in ("same", "valid"):
+                raise ValueError(f"padding must be 'same', 'valid', an int or a pair; got {padding!r}")
+            if padding == "same" and self.stride != (1, 1):
+                raise ValueError("padding='same' requires stride=1 (as in nn.Conv2d)")
+            self.padding: tuple[int, int] | str = padding
+        else:
+            self.padding = _pair(padding, "padding", 0)
+        self.level = level
+        self.norm = norm
+        self._cache: tuple | None = None  # (key, (kernel, bias), eps) in eval/no-grad, see _cache_key
+        self.n_filters = n_filters(k, level)
+        factory = {"device": device, "dtype": dtype}
+        self.register_buffer("filters", dct_filters(k, level, norm=norm, **factory))
+        self.weight = nn.Parameter(
+            torch.empty(out_channels, in_channels // groups, self.n_filters, **factory)
+        )
+        if bias:
+            self.bias: nn.Parameter | None = nn.Parameter(torch.empty(out_channels, **factory))
+        else:
+            self.register_parameter("bias", None)
+        self.bn: nn.BatchNorm2d | None = (
+            nn.BatchNorm2d(in_channels * self.n_filters, **factory) if spectral_bn else None
+        )
+        self.reset_parameters()
+
+    @property
+    def spectral_bn(self) -> bool:
+        """Whether the spectral maps are batch-normalised (eq. 3)."""
+        return self.bn is not None
+
+    def reset_parameters(self) -> None:
+        """Kaiming-normal (fan_out, relu) effective kernel; ``nn.Conv2d`` bias init."""
+        k = self.kernel_size[0]
+        std = math.sqrt(2.0 / (self.out_channels * k * k))
+        with torch.no_grad():
+            filter_norms = self.filters.flatten(1).norm(dim=1).to(self.weight.dtype)
+            self.weight.normal_().mul_(std / filter_norms)
+            if self.bias is not None:
+                bound = 1.0 / math.sqrt(self.in_channels // self.groups * k * k)
+                self.bias.uniform_(-bound, bound)
+        if self.bn is not None:
+            self.bn.reset_parameters()
+
+    # ----------------------------------------------------------------- kernels
+    def _merge(self, weight: Tensor) -> Tensor:
+        """``sum_f weight[..., f] psi_f`` (eq. 2 applied to eq. 1): ``(out, in/g, k, k)``."""
+        k, n = self.kernel_size[0], self.n_filters
+        bank = self.filters.reshape(n, k * k).to(weight.dtype)
+        rows = weight.reshape(-1, n)
+        if weight.device.type == "cpu" and rows.shape[0] % 2 == 0 and n <= 16:
+            # Same product, two kernels per row: on CPU (MKL) a GEMM with a
+            # 9-wide output measured about 2x slower than one with 18 columns.
+            rows, bank = rows.reshape(-1, 2 * n), torch.block_diag(bank, bank)
+        merged = rows @ bank
+        return merged.reshape(self.out_channels, self.in_channels // self.groups, k, k)
+
+    def dense_weight(self) -> Tensor:
+        """The equivalent ``nn.Conv2d`` kernel ``sum_f w_f psi_f``, shape ``(out, in/groups, k, k)``.
+
+        Without spectral BN (or before folding it) this is eq. 2 applied to
+        eq. 1; the inner BN, if any, is not included.
+        """
+        return self._merge(self.weight)
+
+    def _folded(self, mean: Tensor, var: Tensor) -> tuple[Tensor, Tensor]:
+        """Kernel and bias of the block with BN (eq. 3) of the given statistics folded in.
+
+        ``BN(z) = scale * z + shift`` per spectral channel, so
+        ``sum w BN(z) + b = sum (w * scale) z + (b + sum w * shift)``.
+        """
+        bn = self.bn
+        assert bn is not None
+        scale = torch.rsqrt(var + bn.eps)
+        if bn.weight is not None:
+            scale = scale * bn.weight
+        shift = -mean * scale
+        if bn.bias is not None:
+            shift = shift + bn.bias
+        g, n = self.groups, self.n_filters
+        weight = self.weight.reshape(g, self.out_channels // g, self.in_channels // g, n)
+        scale = scale.reshape(g, 1, self.in_channels // g, n).to(weight.dtype)
+        shift = shift.reshape(g, 1, self.in_channels // g, n).to(weight.dtype)
+        kernel = self._merge((weight * scale).reshape_as(self.weight))
+        bias = (weight * shift).sum(dim=(2, 3)).reshape(self.out_channels)
+        if self.bias is not None:
+            bias = bias + self.bias
+        return kernel, bias
+
+    # ---------------------------------------------------------- BN statistics
+    def _padding_lrtb(self) -> tuple[int, int, int, int]:
+        """Zero padding (left, right, top, bottom) that ``F.conv2d`` applies."""
+        if self.padding == "valid":
+            return (0, 0, 0, 0)
+        if self.padding == "same":
+            k = self.kernel_size[0]
+            th, tw = (d * (k - 1) for d in self.dilation)
+            return (tw // 2, tw - tw // 2, th // 2, th - th // 2)
+        ph, pw = self.padding  # type: ignore[misc]
+        return (pw, pw, ph, ph)
+
+    def spectral_statistics(self, x: Tensor) -> tuple[Tensor, Tensor, int]:
+        """Batch mean and biased variance of the spectral maps (inputs of eq. 3), without them.
+
+        Returns ``mean``, ``var`` (shape ``(in_channels * n_filters,)``, channel
+        order of ``bn``) and the number of values per map. Computed from the
+        patch moments: ``mean_f = psi_f . E[P]``, ``var_f = psi_f^T Cov[P] psi_f``
+        over all patches ``P`` the convolution sees (zero padding included),
+        in at least float32 with autocast off. Differentiable in ``x`` (once),
+        with a hand-written backward that also avoids the spectral maps.
+        """
+        compute_dtype = torch.promote_types(x.dtype, torch.float32)
+        with torch.autocast(device_type=x.device.type, enabled=False):
+            bank = self.filters.reshape(self.n_filters, -1).to(compute_dtype)
+            mean, var = _SpectralMoments.apply(
+                x.to(compute_dtype),
+                bank,
+                self.kernel_size[0],
+                self.stride,
+                self.dilation,
+                self._padding_lrtb(),
+            )
+        k, pad = self.kernel_size[0], self._padding_lrtb()
+        h_out, w_out = _output_size(x.shape[-2:], k, self.stride, self.dilation, pad)
+        count = x.shape[0] * h_out * w_out
+        return mean.reshape(-1), var.reshape(-1), count
+
+    def _batch_norm_statistics(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """Mean and variance BN normalises with, updating running stats as ``nn.BatchNorm2d``."""
+        bn = self.bn
+        assert bn is not None
+        use_batch = bn.training or (bn.running_mean is None and bn.running_var is None)
+        if not use_batch:
+            return bn.running_mean, bn.running_var  # type: ignore[return-value]
+        mean, var, count = self.spectral_statistics(x)
+        if count < 2:
+            raise ValueError(
+                f"spectral BN needs more than 1 value per channel when training; got input {tuple(x.shape)}"
+            )
+        if bn.training and bn.track_running_stats and bn.running_mean is not None:
+            factor = 0.0 if bn.momentum is None else bn.momentum
+            if bn.num_batches_tracked is not None:
+                bn.num_batches_tracked.add_(1)
+                if bn.momentum is None:
+                    factor = 1.0 / float(bn.num_batches_tracked)
+            with torch.no_grad():
+                bn.running_mean.lerp_(mean.detach().to(bn.running_mean.dtype), factor)
+                unbiased = var.detach() * (count / (count - 1))
+                bn.running_var.lerp_(unbiased.to(bn.running_var.dtype), factor)
+        return mean, var
+
+    # ----------------------------------------------------------------- forward
+    def _conv_parameters(self, x: Tensor) -> tuple[Tensor, Tensor | None]:
+        """Kernel and bias of the single convolution (merged; spectral BN folded in)."""
+        if self.bn is None:
+            return self.dense_weight(), self.bias
+        return self._folded(*self._batch_norm_statistics(x))
+
+    def _cache_key(self) -> list[tuple[Tensor, int]] | None:
+        """Every tensor the kernel depends on with its version, or None if it may not be cached.
+
+        The merged kernel is cached only in eval mode when autograd is not
+        recording (``torch.no_grad()`` or frozen parameters) and BN, if any,
+        uses running statistics: then it depends on these tensors alone, and
+        in-place updates (optimizer steps, ``load_state_dict``) bump versions.
+        The key holds the tensors themselves, so a replaced tensor never
+        matches (its memory or id cannot be reused while cached).
+        """
+        if self.training or _is_compiling():
+            return None
+        if torch.is_grad_enabled() and any(p.requires_grad for p in self.parameters()):
+            return None
+        tensors = [self.weight, self.bias, self.filters]
+        if self.bn is not None:
+            if self.bn.training or self.bn.running_mean is None:
+                return None
+            tensors += [self.bn.weight, self.bn.bias, self.bn.running_mean, self.bn.running_var]
+        try:
+            return [(t, t._version) for t in tensors if t is not None]
+        except RuntimeError:  # inference tensors have no version counter
+            return None
+
+    def _cached(self, key: list[tuple[Tensor, int]]) -> tuple[Tensor, Tensor | None] | None:
+        if self._cache is None or len(self._cache[0]) != len(key):
+            return None
+        same = all(a is b and va == vb for (a, va), (b, vb) in zip(self._cache[0], key, strict=True))
+        return self._cache[1] if same and self._cache[2] == self._eps() else None
+
+    def _eps(self) -> float | None:
+        return None if self.bn is None else self.bn.eps
+
+    def forward(self, x: Tensor) -> Tensor:
+        """One convolution with the merged (and, with spectral BN, folded) kernel."""
+        key = self._cache_key()
+        if key is None:
+            kernel, bias = self._conv_parameters(x)
+        else:
+            cached = self._cached(key)
+            if cached is None:
+                cached = self._conv_parameters(x)
+                self._cache = (key, cached, self._eps())
+            kernel, bias = cached
+        return F.conv2d(x, kernel, bias, self.stride, self.padding, self.dilation, self.groups)
+
+    def train(self, mode: bool = True) -> HarmonicConv2d:
+        self._cache = None
+        return super().train(mode)
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        state["_cache"] = None  # copies and pickles do not carry the cached kernel
+        return state
+
+    def _apply(self, fn, recurse=True):  # type: ignore[override]
+        self._cache = None  # .to(), .half(), ... : the cached kernel would be stale
+        return super()._apply(fn, recurse)
+
+    def explicit_forward(self, x: Tensor) -> Tensor:
+        """The literal block: depthwise DCT conv (eq. 1), spectral BN (eq. 3), 1x1 combination (eq. 2).
+
+        Equal to :meth:`forward` (up to float rounding), but materialises the
+        ``n_filters``-times larger spectral maps; this is what the original
+        implementation computes. Runs ``self.bn`` as a module (so it updates
+        its running statistics in training mode).
+        """
+        n = self.n_filters
+        bank = self.filters.to(x.dtype).repeat(self.in_channels, 1, 1).unsqueeze(1)
+        spectra = F.conv2d(x, bank, None, self.stride, self.padding, self.dilation, self.in_channels)
+        if self.bn is not None:
+            spectra = self.bn(spectra)
+        combine = self.weight.reshape(self.out_channels, (self.in_channels // self.groups) * n, 1, 1)
+        return F.conv2d(spectra, combine, self.bias, groups=self.groups)
+
+    # -------------------------------------------------------------- conversion
+    @classmethod
+    def from_conv(
+        cls,
+        conv: nn.Conv2d,
+        level: int | None = None,
+        norm: str | None = "l1",
+        spectral_bn: bool = False,
+        project_weights: bool = True,
+    ) -> HarmonicConv2d:
+        """Harmonic block with the geometry, dtype, device and mode of ``conv``, its kernel projected.
+
+        The coefficients are the least-squares projection of each ``k x k``
+        kernel onto the DCT filters (exact for the full bank, so outputs are
+        identical; lambda truncation drops the high frequencies). The bias is
+        copied. With ``spectral_bn=True`` the new BN starts as the identity in
+        eval mode: weight 1, bias 0, running mean 0 and running variance
+        ``1 - eps`` (so that ``sqrt(var + eps) = 1``); in training mode it
+        normalises with batch statistics, as any BN does. With
+        ``project_weights=False`` only the geometry is taken (fresh init).
+        """
+        if not isinstance(conv, nn.Conv2d):
+            raise ValueError(f"conv must be an nn.Conv2d; got {type(conv).__name__}")
+        if conv.padding_mode != "zeros":
+            raise ValueError(
+                f"conv.padding_mode must be 'zeros' to convert; got {conv.padding_mode!r}"
+            )
+        layer = cls(
+            conv.in_channels,
+            conv.out_channels,
+            conv.kernel_size,
+            stride=conv.stride,
+            padding=conv.padding,
+            dilation=conv.dilation,
+            groups=conv.groups,
+            bias=conv.bias is not None,
+            level=level,
+            spectral_bn=spectral_bn,
+            norm=norm,
+            device=conv.weight.device,
+            dtype=conv.weight.dtype,
+        )
+        if not project_weights:
+            return layer.train(conv.training)
+        with torch.no_grad():
+            layer.weight.copy_(dct_coefficients(conv.weight, layer.filters))
+            if conv.bias is not None:
+                layer.bias.copy_(conv.bias)  # type: ignore[union-attr]
+            if layer.bn is not None:
+                layer.bn.running_var.fill_(1.0 - layer.bn.eps)  # type: ignore[union-attr]
+        return layer.train(conv.training)
+
+    def extra_repr(self) -> str:
+        text = (
+            f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
+            f"stride={self.stride}, padding={self.padding!r}"
+        )
+        if self.dilation != (1, 1):
+            text += f", dilation={self.dilation}"
+        if self.groups != 1:
+            text += f", groups={self.groups}"
+        if self.bias is None:
+            text += ", bias=False"
+        return (
+            f"{text}, level={self.level}, n_filters={self.n_filters}, "
+            f"spectral_bn={self.spectral_bn}, norm={self.norm!r}"
+        )

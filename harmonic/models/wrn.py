@@ -1,0 +1,139 @@
+"""Wide residual networks (Zagoruyko & Komodakis, BMVC 2016) and their harmonic variants.
+
+WRN-d-k for 32x32 inputs: a 3x3 stem conv to 16 channels, three groups of
+``(d - 4) / 6`` pre-activation basic blocks of widths ``16k, 32k, 64k``
+(strides 1, 2, 2), then BN-ReLU, global average pooling and a linear layer.
+Harmonic variants (Ulicny et al., BMVC 2019: Harm1, Harm-WRN,
+lambda and progressive lambda) are made by :func:`~harmonic.harmonize.harmonize_variant`,
+not by a separate class.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor, nn
+
+from ..harmonize import harmonize_variant
+
+__all__ = ["WideBasicBlock", "WideResNet", "wrn"]
+
+#: Residual groups, i.e. the stages a per-stage ``level`` refers to.
+WRN_STAGES = ("layer1", "layer2", "layer3")
+
+
+def conv3x3(in_planes: int, out_planes: int, stride: int = 1) -> nn.Conv2d:
+    """3x3 convolution, padding 1, no bias."""
+    return nn.Conv2d(in_planes, out_planes, 3, stride=stride, padding=1, bias=False)
+
+
+class WideBasicBlock(nn.Module):
+    """Pre-activation basic block: BN-ReLU-conv3x3-BN-ReLU-(dropout)-conv3x3 + shortcut.
+
+    When the shape changes the shortcut is a strided 1x1 conv applied to the
+    pre-activated input, as in the reference implementation.
+    """
+
+    def __init__(self, in_planes: int, out_planes: int, stride: int = 1, dropout: float = 0.0) -> None:
+        super().__init__()
+        self.bn1 = nn.BatchNorm2d(in_planes)
+        self.relu1 = nn.ReLU(inplace=True)
+        self.conv1 = conv3x3(in_planes, out_planes, stride)
+        self.bn2 = nn.BatchNorm2d(out_planes)
+        self.relu2 = nn.ReLU(inplace=True)
+        self.dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
+        self.conv2 = conv3x3(out_planes, out_planes)
+        self.shortcut: nn.Module | None = None
+        if stride != 1 or in_planes != out_planes:
+            self.shortcut = nn.Conv2d(in_planes, out_planes, 1, stride=stride, bias=False)
+
+    def forward(self, x: Tensor) -> Tensor:
+        activated = self.relu1(self.bn1(x))
+        out = self.conv1(activated)
+        out = self.conv2(self.dropout(self.relu2(self.bn2(out))))
+        residual = x if self.shortcut is None else self.shortcut(activated)
+        return out + residual
+
+
+class WideResNet(nn.Module):
+    """WRN-depth-widen_factor for 32x32 images (plain; see :func:`wrn` for harmonic variants).
+
+    Initialisation as in the reference code: convolutions He-normal with
+    ``mode="fan_out"`` (std ``sqrt(2 / (k^2 out))``), BN weight 1 and bias 0,
+    linear bias 0 (weight keeps PyTorch's default).
+    """
+
+    def __init__(
+        self,
+        depth: int = 28,
+        widen_factor: int = 10,
+        num_classes: int = 10,
+        dropout: float = 0.0,
+        in_channels: int = 3,
+    ) -> None:
+        super().__init__()
+        if isinstance(depth, bool) or not isinstance(depth, int) or depth < 10 or (depth - 4) % 6:
+            raise ValueError(f"depth must be an int 6n + 4 with n >= 1 (10, 16, 22, 28, ...); got {depth!r}")
+        for name, value in (
+            ("widen_factor", widen_factor),
+            ("num_classes", num_classes),
+            ("in_channels", in_channels),
+        ):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive int; got {value!r}")
+        if not 0.0 <= dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1); got {dropout!r}")
+        blocks = (depth - 4) // 6
+        widths = (16, 16 * widen_factor, 32 * widen_factor, 64 * widen_factor)
+        self.depth = depth
+        self.widen_factor = widen_factor
+        self.conv1 = conv3x3(in_channels, widths[0])
+        self.layer1 = self._group(widths[0], widths[1], blocks, 1, dropout)
+        self.layer2 = self._group(widths[1], widths[2], blocks, 2, dropout)
+        self.layer3 = self._group(widths[2], widths[3], blocks, 2, dropout)
+        self.bn = nn.BatchNorm2d(widths[3])
+        self.relu = nn.ReLU(inplace=True)
+        self.avgpool = nn.AdaptiveAvgPool2d(1)
+        self.fc = nn.Linear(widths[3], num_classes)
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+            elif isinstance(m, nn.BatchNorm2d):
+                nn.init.ones_(m.weight)
+                nn.init.zeros_(m.bias)
+            elif isinstance(m, nn.Linear):
+                nn.init.zeros_(m.bias)
+
+    @staticmethod
+    def _group(in_planes: int, out_planes: int, blocks: int, stride: int, dropout: float) -> nn.Sequential:
+        layers = [WideBasicBlock(in_planes, out_planes, stride, dropout)]
+        layers += [WideBasicBlock(out_planes, out_planes, 1, dropout) for _ in range(blocks - 1)]
+        return nn.Sequential(*layers)
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = self.conv1(x)
+        x = self.layer3(self.layer2(self.layer1(x)))
+        x = self.avgpool(self.relu(self.bn(x)))
+        return self.fc(torch.flatten(x, 1))
+
+
+def wrn(
+    depth: int = 28,
+    widen_factor: int = 10,
+    num_classes: int = 10,
+    dropout: float = 0.0,
+    harmonic: str | None = None,
+    level: int | Sequence[int | None] | None = None,
+    in_channels: int = 3,
+) -> nn.Module:
+    """WRN-``depth``-``widen_factor``, plain or harmonic (Ulicny et al., 2019).
+
+    ``harmonic``: None (WRN), ``"stem"`` (Harm1: harmonic stem with spectral
+    BN) or ``"all"`` (Harm-WRN: every 3x3 conv harmonic, spectral BN on the
+    stem only, 1x1 shortcuts unchanged). ``level`` (with ``"all"``): lambda for
+    every residual group, or a sequence of 3 (progressive, e.g. ``(None, 3, 2)``);
+    the stem keeps the full spectrum. WRN-28-10 has 36.5M parameters.
+    """
+    model = WideResNet(depth, widen_factor, num_classes, dropout, in_channels)
+    return harmonize_variant(model, harmonic, level, WRN_STAGES)

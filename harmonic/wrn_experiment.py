@@ -1,0 +1,189 @@
+"""Wide residual networks on 32×32 images (Table 1) and their DCT spectra (Figure 3), as one call each.
+
+:func:`run_wrn` is the WRN counterpart of :func:`harmonic.experiment.run_mlp`:
+a notebook's ``parameters`` cell becomes its keyword arguments; it loads the
+data (:func:`harmonic.cifar.load_image_dataset`), builds the plain or harmonic
+WRN (:func:`harmonic.models.wrn`), trains with :func:`harmonic.train.fit` and
+records ``metrics.csv`` + ``provenance.json`` (and, for harmonic networks, the
+Figure 3 table ``frequency_weights.csv``) in ``<results_dir>/<run_name>/``.
+
+Defaults are the paper's CIFAR settings (Ulicny et al., BMVC 2019, which follow
+Zagoruyko & Komodakis' WRN code): SGD with lr 0.1, momentum 0.9, weight decay
+5e-4, batch 128, 200 epochs, lr × 0.2 at epochs 60, 120 and 160, reflect-pad +
+crop + flip augmentation, and dropout 0.3 (the rate in the authors' example
+command for WRN-28-10; their table only says "with dropout").
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Optional, Sequence, Union
+
+import pandas as pd
+from torch import nn
+
+from . import results
+from .cifar import cifar_augment, image_dataset_info, load_image_dataset
+from .experiment import RunResult, config_from, recorded_run
+from .train import fit, make_optimizer, make_scheduler, seed_everything, select_device
+from .utils import count_parameters
+
+__all__ = [
+    "FREQUENCY_WEIGHTS_FILE",
+    "WRNConfig",
+    "WRNRunResult",
+    "frequency_label",
+    "frequency_weights",
+    "run_wrn",
+    "save_frequency_weights",
+]
+
+#: File name of the Figure 3 table next to a run's metrics.
+FREQUENCY_WEIGHTS_FILE = "frequency_weights.csv"
+
+Level = Union[None, int, Sequence[Optional[int]]]
+
+
+@dataclass
+class WRNConfig:
+    """Parameters of one WRN run; defaults are the paper's CIFAR settings (WRN-28-10, Table 1)."""
+
+    dataset: str = "cifar10"
+    depth: int = 28
+    widen_factor: int = 10
+    harmonic: Optional[str] = None
+    level: Level = None
+    dropout: float = 0.3
+    epochs: int = 200
+    batch_size: int = 128
+    lr: float = 0.1
+    momentum: float = 0.9
+    nesterov: bool = False
+    weight_decay: float = 5e-4
+    milestones: tuple[int, ...] = (60, 120, 160)
+    gamma: float = 0.2
+    augment: bool = True
+    subset: Optional[int] = None
+    test_subset: Optional[int] = None
+    seed: int = 0
+    device: str = "auto"
+
+    def __post_init__(self) -> None:
+        if self.harmonic == "none":  # YAML / command-line spelling of None
+            self.harmonic = None
+        if isinstance(self.level, list):
+            self.level = tuple(self.level)
+        self.milestones = tuple(self.milestones)
+
+
+@dataclass
+class WRNRunResult(RunResult):
+    """A :class:`~harmonic.experiment.RunResult` plus the trained model and its Figure 3 table."""
+
+    model: Optional[nn.Module] = None
+    frequency_weights: Optional[pd.DataFrame] = None
+
+
+def frequency_label(u: int, v: int) -> str:
+    """Column name of DCT frequency ``(u, v)`` in the Figure 3 table: ``"(u,v)"``."""
+    return f"({u},{v})"
+
+
+def frequency_weights(model: nn.Module) -> pd.DataFrame:
+    """Figure 3 data: mean absolute weight per DCT frequency, one row per harmonic block.
+
+    For every :class:`~harmonic.layers.HarmonicConv2d` (in registration order,
+    i.e. from input to output) the weights ``(out, in / groups, n_filters)`` are
+    averaged in absolute value over the output and input channels. Columns:
+    ``layer`` (module name), ``index`` (0-based depth order), ``in_channels``,
+    ``out_channels``, ``kernel_size``, ``level``, ``n_filters`` and one column
+    per frequency ``"(u,v)"`` (u-major, all ``k*k`` of the largest kernel; a
+    frequency a layer does not have, because of lambda or a smaller kernel, is
+    NaN). The raw learned coefficients are used: a spectral BN's scale is not
+    folded in. Empty frame (with the fixed columns) for a plain network.
+    """
+    from .dct import dct_frequencies
+    from .layers import HarmonicConv2d
+
+    fixed = ["layer", "index", "in_channels", "out_channels", "kernel_size", "level", "n_filters"]
+    layers = [(name, m) for name, m in model.named_modules() if isinstance(m, HarmonicConv2d)]
+    if not layers:
+        return pd.DataFrame(columns=fixed)
+    k_max = max(m.kernel_size[0] for _, m in layers)
+    columns = [frequency_label(u, v) for u, v in dct_frequencies(k_max)]
+    rows = []
+    for index, (name, layer) in enumerate(layers):
+        means = layer.weight.detach().abs().mean(dim=(0, 1)).double().cpu().tolist()
+        labels = [frequency_label(u, v) for u, v in dct_frequencies(layer.kernel_size[0], layer.level)]
+        row: dict[str, Any] = {
+            "layer": name, "index": index, "in_channels": layer.in_channels,
+            "out_channels": layer.out_channels, "kernel_size": layer.kernel_size[0],
+            "level": layer.level, "n_filters": layer.n_filters,
+        }
+        row.update(dict(zip(labels, means)))
+        rows.append(row)
+    frame = pd.DataFrame(rows).reindex(columns=fixed + columns)
+    frame["level"] = frame["level"].astype("Int64")  # None (full basis) stays missing, not 3.0
+    return frame
+
+
+def save_frequency_weights(model_or_table: nn.Module | pd.DataFrame, folder: str | os.PathLike) -> Path:
+    """Write the Figure 3 table of a model (or an already computed one) atomically to ``folder``."""
+    table = frequency_weights(model_or_table) if isinstance(model_or_table, nn.Module) else model_or_table
+    return results.atomic_write_text(Path(folder) / FREQUENCY_WEIGHTS_FILE, table.to_csv(index=False))
+
+
+def run_wrn(
+    results_dir: str | Path | None = None,
+    run_name: str | None = None,
+    data_root: str | None = None,
+    checkpoint: bool = False,
+    progress: bool = True,
+    **params: Any,
+) -> WRNRunResult:
+    """Train one (harmonic) WRN configuration on CIFAR-10/100 or Fashion-MNIST and record it.
+
+    ``params`` are the fields of :class:`WRNConfig`: ``dataset`` (``"cifar10"``,
+    ``"cifar100"``, ``"fashion-mnist"``), ``depth``, ``widen_factor``,
+    ``harmonic`` (None/``"none"``, ``"stem"`` = Harm1, ``"all"`` = Harm-WRN),
+    ``level`` (lambda, or one per group for progressive compression, e.g.
+    ``[None, 3, 2]``), ``dropout``, ``epochs``, ``batch_size``, ``lr``,
+    ``momentum``, ``nesterov``, ``weight_decay``, ``milestones``, ``gamma``,
+    ``augment``, ``subset``, ``test_subset``, ``seed``, ``device``.
+    ``checkpoint=True`` keeps ``checkpoint.pt`` next to the results and a rerun
+    resumes from it. The recorded parameters include ``n_parameters``; harmonic
+    networks also get ``frequency_weights.csv`` (see :func:`frequency_weights`).
+    """
+    from .models import wrn  # model code lives in harmonic.models
+
+    config: WRNConfig = config_from(WRNConfig, params)
+    info = image_dataset_info(config.dataset)
+    device = str(select_device(config.device))
+    train_set = load_image_dataset(config.dataset, train=True, root=data_root, subset=config.subset)
+    test_set = load_image_dataset(config.dataset, train=False, root=data_root, subset=config.test_subset)
+    seed_everything(config.seed)
+    model = wrn(
+        config.depth, config.widen_factor, num_classes=info.num_classes, dropout=config.dropout,
+        harmonic=config.harmonic, level=config.level, in_channels=info.in_channels,
+    )
+    optimizer = make_optimizer(model, "sgd", lr=config.lr, weight_decay=config.weight_decay,
+                               momentum=config.momentum, nesterov=config.nesterov)
+    scheduler = make_scheduler(optimizer, "multistep", milestones=config.milestones, gamma=config.gamma)
+
+    def train(checkpoint_path: Optional[Path]) -> list[dict[str, Any]]:
+        return fit(
+            model, optimizer, train_set, test_set,
+            epochs=config.epochs, batch_size=config.batch_size, seed=config.seed,
+            scheduler=scheduler, augment=cifar_augment if config.augment else None, device=device,
+            checkpoint_path=checkpoint_path if checkpoint else None, progress=progress,
+        )
+
+    record_params = asdict(config) | {"n_parameters": count_parameters(model)}
+    run = recorded_run(record_params, seed=config.seed, device=device,
+                       results_dir=results_dir, run_name=run_name, train=train)
+    table = frequency_weights(model) if config.harmonic is not None else None
+    if table is not None and run.folder is not None:
+        save_frequency_weights(table, run.folder)
+    return WRNRunResult(run.metrics, run.folder, run.record, model=model, frequency_weights=table)
