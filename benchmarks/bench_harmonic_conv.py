@@ -240,7 +240,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="5 rounds per case, WRN batch 8 (~2 min on CPU)")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
     parser.add_argument("--clock", choices=("wall", "cpu"), default="wall", help="cpu: process CPU time")
-    parser.add_argument("--skip-networks", action="store_true", help="time single layers only")
+    parser.add_argument("--part", choices=("all", "layers", "networks"), default="all", help="what to time")
     parser.add_argument("--glibc-malloc", action="store_true", help="keep glibc's default malloc settings")
     args = parser.parse_args()
     tuned = not args.glibc_malloc and keep_freed_memory()
@@ -260,8 +260,9 @@ def main() -> None:
         clock = Clock(args.clock if device.type == "cpu" else "wall", device)
         repeats = args.repeats or (5 if args.quick else 15) * (1 if device.type == "cpu" else 4)
         title = f"[{device}" + (f" {torch.cuda.get_device_name(device)}]" if device.type == "cuda" else "]")
-        print_table(f"{title} single layers, {repeats} rounds", bench_layers(clock, repeats))
-        if not args.skip_networks:
+        if args.part in ("all", "layers"):
+            print_table(f"{title} single layers, {repeats} rounds", bench_layers(clock, repeats))
+        if args.part in ("all", "networks"):
             print_table(f"{title} networks, {repeats} rounds", bench_networks(clock, repeats, args.quick))
 
 

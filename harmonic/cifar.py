@@ -33,7 +33,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import TensorDataset
 
-from .data import DATA_ENV, DataUnavailableError, data_root, fixed_subset, load_fashion_mnist
+from .data import DATA_ENV, DataUnavailableError, data_root, ensure_files, fixed_subset, load_fashion_mnist
 
 __all__ = [
     "CIFAR_DATASETS",
@@ -137,20 +137,11 @@ def _download(spec: CifarSpec, root: Path) -> None:
 def _locate(spec: CifarSpec, root: str | os.PathLike | None, train: bool, download: bool) -> Path:
     """The folder holding the split's files, downloading them first if allowed and needed."""
     base = data_root(root)
-    missing = _missing(spec, base, train)
-    if missing:
-        if not download:
-            raise DataUnavailableError(_missing_message(spec, base, missing, "not allowed (download=False)"))
-        try:
-            _download(spec, base)
-        except Exception as error:  # network errors come in many types
-            raise DataUnavailableError(
-                _missing_message(spec, base, missing, f"tried and failed ({type(error).__name__}: {error})")
-            ) from None
-        missing = _missing(spec, base, train)
-        if missing:  # pragma: no cover - torchvision wrote somewhere unexpected
-            raise DataUnavailableError(_missing_message(spec, base, missing, "run but left no files"))
-    return _folder(spec, base)
+    return ensure_files(
+        lambda: None if _missing(spec, base, train) else _folder(spec, base),
+        lambda: _download(spec, base), download,
+        lambda reason: _missing_message(spec, base, _missing(spec, base, train), reason),
+    )
 
 
 def load_cifar(

@@ -21,11 +21,13 @@ import gzip
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, TypeVar
 
 import numpy as np
 import torch
 from torch.utils.data import TensorDataset
+
+T = TypeVar("T")
 
 DATA_ENV = "HARMONIC_DATA"
 DEBIAN_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
@@ -86,6 +88,32 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
     if array.size != int(np.prod(shape)):
         raise ValueError(f"{path}: expected {int(np.prod(shape))} values for shape {shape}, found {array.size}")
     return array.reshape(shape)
+
+
+def ensure_files(
+    locate: Callable[[], T | None],
+    download: Callable[[], None],
+    allow_download: bool,
+    message: Callable[[str], str],
+) -> T:
+    """What ``locate()`` finds, after ``download()`` if it found nothing and downloading is allowed.
+
+    Otherwise one :class:`DataUnavailableError` whose text is ``message(reason)``: the
+    download was not allowed, failed (no traceback chain: one clear message), or left no files.
+    """
+    found = locate()
+    if found is not None:
+        return found
+    if not allow_download:
+        raise DataUnavailableError(message("not allowed (download=False)"))
+    try:
+        download()
+    except Exception as error:  # network errors come in many types
+        raise DataUnavailableError(message(f"tried and failed ({type(error).__name__}: {error})")) from None
+    found = locate()
+    if found is None:  # pragma: no cover - the downloader wrote somewhere unexpected
+        raise DataUnavailableError(message("run but left no files"))
+    return found
 
 
 def _find(directory: Path, stem: str) -> Path | None:
@@ -152,19 +180,10 @@ def load_idx_dataset(
     fixed_subset(1, subset)  # validates before any file is read
     spec = IDX_DATASETS[dataset]
     base = data_root(root)
-    paths = _locate(spec, base, train)
-    if paths is None:
-        if not download:
-            raise DataUnavailableError(_missing_message(spec, base, train, "not allowed (download=False)"))
-        try:
-            _download(spec, base)
-        except Exception as error:  # network errors come in many types
-            raise DataUnavailableError(
-                _missing_message(spec, base, train, f"tried and failed ({type(error).__name__}: {error})")
-            ) from None
-        paths = _locate(spec, base, train)
-        if paths is None:  # pragma: no cover - torchvision wrote somewhere unexpected
-            raise DataUnavailableError(_missing_message(spec, base, train, "run but left no files"))
+    paths = ensure_files(
+        lambda: _locate(spec, base, train), lambda: _download(spec, base), download,
+        lambda reason: _missing_message(spec, base, train, reason),
+    )
     images = torch.from_numpy(read_idx(paths[0]).copy())
     labels = torch.from_numpy(read_idx(paths[1]).astype(np.int64))
     if images.ndim != 3 or labels.shape[0] != images.shape[0]:

@@ -54,10 +54,10 @@ def _level_resolver(level: LevelSpec) -> tuple[Callable[[str, nn.Conv2d], int | 
     if level is None or (isinstance(level, int) and not isinstance(level, bool)):
         return (lambda name, conv: level), set()
     if isinstance(level, Mapping):
-        keys = sorted(level, key=len, reverse=True)  # most specific prefix wins
-        for key in keys:
+        for key in level:
             if not isinstance(key, str):
                 raise ValueError(f"level mapping keys must be module names (str); got {key!r}")
+        keys = sorted(level, key=len, reverse=True)  # most specific prefix wins
 
         def by_prefix(name: str, conv: nn.Conv2d) -> int | None:
             for key in keys:

@@ -73,6 +73,15 @@ def _check_dropout(dropout: float) -> None:
         raise ValueError(f"dropout must be in [0, 1); got {dropout!r}")
 
 
+def _check_mlp_shape(
+    in_features: int, hidden_sizes: Sequence[int], dropout: float, num_classes: int
+) -> tuple[int, int, tuple[int, ...]]:
+    """Validate the arguments every MLP of this module shares; return them normalised."""
+    _check_dropout(dropout)
+    return (_check_positive_int("in_features", in_features), _check_positive_int("num_classes", num_classes),
+            _check_hidden_sizes(hidden_sizes))
+
+
 def _check_choice(name: str, value: str, accepted: tuple[str, ...]) -> None:
     if value not in accepted:
         raise ValueError(f"{name} must be one of {accepted}; got {value!r}")
@@ -240,10 +249,7 @@ class HarmonicMLP(nn.Module):
         omega0: float = 30.0,
     ) -> None:
         super().__init__()
-        in_features = _check_positive_int("in_features", in_features)
-        num_classes = _check_positive_int("num_classes", num_classes)
-        hidden_sizes = _check_hidden_sizes(hidden_sizes)
-        _check_dropout(dropout)
+        in_features, num_classes, hidden_sizes = _check_mlp_shape(in_features, hidden_sizes, dropout, num_classes)
         _check_choice("bn_position", bn_position, BN_POSITIONS)
         if isinstance(max_freqs, numbers.Real):
             max_freqs = (float(max_freqs),) * len(hidden_sizes)
@@ -297,10 +303,7 @@ class ReLUMLP(nn.Module):
         num_classes: int = 10,
     ) -> None:
         super().__init__()
-        in_features = _check_positive_int("in_features", in_features)
-        num_classes = _check_positive_int("num_classes", num_classes)
-        hidden_sizes = _check_hidden_sizes(hidden_sizes)
-        _check_dropout(dropout)
+        in_features, num_classes, hidden_sizes = _check_mlp_shape(in_features, hidden_sizes, dropout, num_classes)
         self.hidden_sizes = hidden_sizes
         layers: list[nn.Module] = []
         width = in_features

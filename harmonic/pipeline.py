@@ -35,7 +35,6 @@ from pathlib import Path
 from typing import Any, Sequence
 
 import yaml
-from papermill.exceptions import PapermillExecutionError
 
 from .paths import BUILD, REPO_ROOT
 
@@ -65,7 +64,8 @@ def _grid_points(grid: dict[str, Sequence[Any]] | None) -> list[dict[str, Any]]:
     return [dict(zip(keys, values)) for values in itertools.product(*(grid[k] for k in keys))]
 
 
-def _point_suffix(point: dict[str, Any]) -> str:
+def point_suffix(point: dict[str, Any]) -> str:
+    """Run-name suffix of a grid point: ``{"lr": 0.001, "dataset": "mnist"}`` → ``"-lr0.001-datasetmnist"``."""
     return "".join(f"-{key}{value:g}" if isinstance(value, float) else f"-{key}{value}" for key, value in point.items())
 
 
@@ -93,7 +93,7 @@ def load_plan(profile: str, book_dir: Path | None = None) -> list[Job]:
                 base.update(yaml.safe_load(path.read_text()) or {})
                 stem = path.stem
             for point in _grid_points(entry.get("grid")):
-                run_name = stem + _point_suffix(point)
+                run_name = stem + point_suffix(point)
                 if page:
                     output = book_dir / "notebooks" / f"{entry['notebook']}.ipynb"
                 else:
@@ -117,6 +117,13 @@ def execute(job: Job, kernel: str = "python3") -> float:
         kernel_name=kernel, cwd=str(REPO_ROOT), progress_bar=False,
     )
     return time.perf_counter() - started
+
+
+def papermill_error() -> type[Exception]:
+    """papermill's exception for a failing cell (papermill is imported only when notebooks run)."""
+    from papermill.exceptions import PapermillExecutionError
+
+    return PapermillExecutionError
 
 
 def build_book(book_dir: Path, warnings_as_errors: bool = True) -> None:
@@ -151,11 +158,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     jobs = load_plan(args.profile, book_dir)
     if args.only:
         jobs = [j for j in jobs if args.only in j.parameters["run_name"]]
+        if not jobs:
+            print(f"--only {args.only!r} matches no run of profile {args.profile}", file=sys.stderr)
+            return 2
     total = time.perf_counter()
     for number, job in enumerate(jobs, 1):
         try:
             seconds = execute(job, args.kernel)
-        except PapermillExecutionError as error:
+        except papermill_error() as error:
             print(f"{job.notebook.name} ({job.parameters['run_name']}) stopped: {error.ename}: {error.evalue}\n"
                   f"The executed copy, with the full traceback, is {job.output}", file=sys.stderr)
             return 1

@@ -195,6 +195,8 @@ def load_runs(results_dirs: str | os.PathLike | Iterable[str | os.PathLike]):
             for key, value in (record.get("params") or {}).items():
                 if isinstance(value, (list, tuple)):
                     value = "-".join(str(v) for v in value)
+                elif isinstance(value, dict):  # e.g. model_options: one comparable text cell
+                    value = json.dumps(value, sort_keys=True)
                 frame[f"param_{key}"] = value
             frames.append(frame)
     if not frames:

@@ -166,8 +166,8 @@ def test_spectral_bn_cumulative_momentum_and_float32():
 
 
 def test_spectral_statistics_gradcheck():
-    layer = HarmonicConv2d(2, 3, 3, stride=2, padding=1, level=4, spectral_bn=True).double()
-    x = _input(2, size=5, batch=2, requires_grad=True)
+    layer = HarmonicConv2d(1, 2, 3, stride=2, padding=1, level=4, spectral_bn=True).double()
+    x = _input(1, size=4, batch=2, requires_grad=True)
 
     def statistics(inp):
         mean, var, _ = layer.spectral_statistics(inp)

@@ -1,0 +1,470 @@
+"""The Harmonic-MLP study (issue #5): one tidy table of recorded runs, its summary and figures.
+
+Each variant of the study is a parameter file of ``notebooks/mnist_harmonic_mlp.ipynb``
+(``notebooks/params/study/variants/<variant>.yaml``) run by :mod:`harmonic.pipeline` over a
+grid of datasets, so a run folder is named ``<variant>-dataset<dataset>-<model>-s<seed>``
+(:func:`variant_of` recovers the variant). :func:`study_table` turns the recorded runs
+(:func:`harmonic.results.load_runs`) into one row per run; :func:`summary` aggregates the
+seeds of each (dataset, variant) and compares it with the 98.5 % MNIST target and with the
+best ReLU baseline of the same dataset and width; :func:`findings` states, computed from the
+summary, which variant is best. Nothing here types in a number of its own.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import os
+import re
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Sequence
+
+import matplotlib.pyplot as plt
+import pandas as pd
+import seaborn as sns
+
+from .figures import save
+from .pipeline import point_suffix
+from .report import last_epoch, mean_std
+from .results import PROVENANCE_FILE, atomic_write_text, load_runs
+
+__all__ = [
+    "FAMILIES",
+    "HARMONIC_OPTIONS",
+    "REFERENCE_VARIANTS",
+    "SUMMARY_COLUMNS",
+    "TABLE_COLUMNS",
+    "TARGETS",
+    "family_curves",
+    "family_of",
+    "findings",
+    "frequency_accuracy",
+    "study_runs",
+    "study_table",
+    "summary",
+    "variant_accuracy",
+    "variant_of",
+    "write_study_table",
+]
+
+#: Test-accuracy targets (%) of issue #5, per dataset: the mean over seeds must reach it.
+TARGETS: dict[str, float] = {"mnist": 98.5}
+
+#: The variants every family is compared with: the seed's model and the ReLU MLP of the same shape.
+REFERENCE_VARIANTS: tuple[str, ...] = ("seed-faithful", "relu")
+
+#: Family of a variant: the first pattern (``re.search`` on the variant name) that matches.
+#: Variants matching none (``seed-faithful``, ``relu``) are ``"reference"``.
+FAMILIES: tuple[tuple[str, str], ...] = (
+    ("frequency distribution", r"^freq-"),
+    ("activation", r"^act-"),
+    ("batch norm position", r"^bn-"),
+    ("frequency-aware optimizer", r"^fao-"),
+    ("width", r"(^width-|^relu-)\d+x\d+$"),
+    ("batch size", r"(^|-)batch\d+$"),
+    ("learning rate and schedule", r"(^|-)(lr-|cosine$)"),
+)
+
+#: HarmonicMLP keyword arguments a variant may change through ``model_options``; runs that do
+#: not set one used the default of :class:`harmonic.mlp.HarmonicMLP` (read from its signature).
+HARMONIC_OPTIONS: tuple[str, ...] = ("freq_scheme", "activation", "bn_position", "residual_scale", "omega0")
+
+#: Columns of :func:`study_table`, in order.
+TABLE_COLUMNS: tuple[str, ...] = (
+    "dataset", "variant", "family", "model", "seed", "epochs", "test_acc", "best_test_acc",
+    "seconds_per_epoch", "n_parameters", "hidden_sizes", "max_freqs", "batch_size", "optimizer", "lr",
+    "weight_decay", "scheduler", "freq_scale_factor", *HARMONIC_OPTIONS, "subset", "device", "commit", "run",
+)
+
+#: Columns of :func:`summary`, in order.
+SUMMARY_COLUMNS: tuple[str, ...] = (
+    "dataset", "variant", "family", "model", "hidden_sizes", "n_parameters", "test_acc", "mean", "std",
+    "seeds", "epochs", "subset", "seconds_per_epoch", "target", "meets_target", "relu_baseline",
+    "relu_mean", "vs_relu", "beats_relu",
+)
+
+
+# --------------------------------------------------------------------------- naming
+def variant_of(run_name: str, model: str, seed: int, grid: Mapping[str, Any] | None = None) -> str:
+    """The variant (parameter-file stem) of a run folder named ``<variant><grid suffix>-<model>-s<seed>``.
+
+    ``grid`` holds the run's values of the plan's grid keys, in the plan's order (the study's
+    grid is ``{"dataset": ...}``); suffixes that are absent (e.g. a plan without a grid) are
+    skipped. Raises ValueError when the name does not end in ``-<model>-s<seed>``.
+    """
+    name = Path(run_name).name
+    tail = f"-{model}-s{seed}"
+    if not name.endswith(tail) or len(name) == len(tail):
+        raise ValueError(f"run_name must end in {tail!r} (run_mlp_grid's naming); got {run_name!r}")
+    name = name[: -len(tail)]
+    for key, value in reversed(list((grid or {}).items())):
+        suffix = point_suffix({key: value})
+        if name.endswith(suffix) and len(name) > len(suffix):
+            name = name[: -len(suffix)]
+    return name
+
+
+def family_of(variant: str) -> str:
+    """The family of a variant name (see :data:`FAMILIES`); ``"reference"`` when none matches."""
+    for family, pattern in FAMILIES:
+        if re.search(pattern, variant):
+            return family
+    return "reference"
+
+
+# --------------------------------------------------------------------------- table
+def _harmonic_defaults() -> dict[str, Any]:
+    from .mlp import HarmonicMLP
+
+    parameters = inspect.signature(HarmonicMLP.__init__).parameters
+    return {name: parameters[name].default for name in HARMONIC_OPTIONS}
+
+
+def _model_options(results_dir: str, run: str) -> dict[str, Any]:
+    """``params["model_options"]`` of one recorded run (load_runs cannot put a dict in a column)."""
+    record = json.loads((Path(results_dir) / run / PROVENANCE_FILE).read_text())
+    return dict((record.get("params") or {}).get("model_options") or {})
+
+
+def study_runs(
+    results_dirs: str | os.PathLike | Iterable[str | os.PathLike],
+    grid_keys: Sequence[str] = ("dataset",),
+) -> pd.DataFrame:
+    """Per-epoch metrics of every run below ``results_dirs`` (:func:`~harmonic.results.load_runs`)
+    with the columns ``dataset``, ``model``, ``variant`` and ``family`` added.
+
+    ``grid_keys``: the grid keys of the plan that produced the runs, whose suffixes
+    :func:`variant_of` strips from the run names. Returns an empty frame when there is no run.
+    """
+    runs = load_runs(results_dirs)
+    if runs.empty:
+        return runs
+    runs = runs.copy()
+    runs["dataset"] = runs["param_dataset"]
+    runs["model"] = runs["param_model"]
+    names = runs[["run", "param_model", "seed", *(f"param_{k}" for k in grid_keys)]].drop_duplicates()
+    variants = {
+        row["run"]: variant_of(row["run"], row["param_model"], int(row["seed"]),
+                               {k: row[f"param_{k}"] for k in grid_keys})
+        for _, row in names.iterrows()
+    }
+    runs["variant"] = runs["run"].map(variants)
+    runs["family"] = runs["variant"].map(family_of)
+    return runs
+
+
+def study_table(
+    results_dirs: str | os.PathLike | Iterable[str | os.PathLike],
+    *,
+    epoch: int | None = None,
+    grid_keys: Sequence[str] = ("dataset",),
+) -> pd.DataFrame:
+    """One row per recorded run: the tidy table of the study (columns :data:`TABLE_COLUMNS`).
+
+    ``test_acc`` (%) is the run's last epoch, or epoch ``epoch`` (runs that did not reach it
+    are left out); ``best_test_acc`` is the best epoch up to that one (selected on the test set:
+    shown for reference, not a result); ``seconds_per_epoch`` is the mean training time of an
+    epoch (evaluation excluded). ``freq_scale_factor`` is the one the run used: None for plain
+    Adam and for ReLU runs (run_mlp never wraps their optimizer). ``max_freqs`` and the
+    HarmonicMLP options (:data:`HARMONIC_OPTIONS`: the run's ``model_options`` over the class
+    defaults) are None for ReLU runs, which do not use them. ``hidden_sizes`` and ``max_freqs``
+    read like ``"512x256"`` and ``"5.0x3.0"``.
+    """
+    runs = study_runs(results_dirs, grid_keys)
+    if runs.empty:
+        return pd.DataFrame(columns=list(TABLE_COLUMNS))
+    if epoch is not None:
+        runs = runs[runs["epoch"] <= epoch]
+    keys = ["results_dir", "run"]
+    per_run = runs.groupby(keys).agg(best_test_acc=("test_acc", "max"), seconds_per_epoch=("seconds", "mean"))
+    final = last_epoch(runs, epoch).merge(per_run.reset_index(), on=keys)
+
+    defaults = _harmonic_defaults()
+    options = [
+        {**defaults, **_model_options(d, r)} if m != "relu" else dict.fromkeys(HARMONIC_OPTIONS)
+        for d, r, m in zip(final["results_dir"], final["run"], final["model"])
+    ]
+    final = final.assign(**{name: [o.get(name) for o in options] for name in HARMONIC_OPTIONS})
+    is_harmonic = final["model"] != "relu"
+    fao = final["param_freq_scale_factor"].astype(object).where(final["param_freq_scale_factor"].notna(), None)
+    table = pd.DataFrame({
+        "dataset": final["dataset"],
+        "variant": final["variant"],
+        "family": final["family"],
+        "model": final["model"],
+        "seed": final["seed"].astype(int),
+        "epochs": final["epoch"].astype(int),
+        "test_acc": final["test_acc"].astype(float),
+        "best_test_acc": final["best_test_acc"].astype(float),
+        "seconds_per_epoch": final["seconds_per_epoch"].astype(float).round(3),
+        "n_parameters": final["param_n_parameters"].astype(int),
+        "hidden_sizes": final["param_hidden_sizes"].astype(str).str.replace("-", "x"),
+        "max_freqs": final["param_max_freqs"].astype(str).str.replace("-", "x").where(is_harmonic, None),
+        "batch_size": final["param_batch_size"].astype(int),
+        "optimizer": final["param_optimizer"],
+        "lr": final["param_lr"].astype(float),
+        "weight_decay": final["param_weight_decay"].astype(float),
+        "scheduler": final["param_scheduler"],
+        "freq_scale_factor": fao.where(is_harmonic, None),
+        **{name: final[name] for name in HARMONIC_OPTIONS},
+        "subset": final["param_subset"].astype("Int64"),
+        "device": final["device"],
+        "commit": final["commit"],
+        "run": final["run"],
+    })
+    return table.sort_values(["dataset", "variant", "seed"]).reset_index(drop=True)[list(TABLE_COLUMNS)]
+
+
+def write_study_table(
+    results_dirs: str | os.PathLike | Iterable[str | os.PathLike],
+    path: str | os.PathLike,
+    **kwargs: Any,
+) -> pd.DataFrame:
+    """Write :func:`study_table` of ``results_dirs`` to the CSV file ``path`` atomically; return it.
+
+    ``kwargs`` go to :func:`study_table`. Raises ValueError (and leaves ``path`` alone) when
+    there is no run: an empty table never replaces a recorded one.
+    """
+    table = study_table(results_dirs, **kwargs)
+    if table.empty:
+        raise ValueError(f"results_dirs has no recorded run: {results_dirs!r}; {path} left unchanged")
+    atomic_write_text(path, table.to_csv(index=False))
+    return table
+
+
+# --------------------------------------------------------------------------- summary
+def summary(
+    table: pd.DataFrame,
+    epoch_budget: int | None = None,
+    *,
+    targets: Mapping[str, float] | None = None,
+    baseline_keys: Sequence[str] = ("dataset", "hidden_sizes", "epochs", "subset"),
+) -> pd.DataFrame:
+    """One row per (dataset, variant) of a :func:`study_table`: mean ± std over seeds and the verdicts.
+
+    Columns (:data:`SUMMARY_COLUMNS`): ``test_acc`` (``"mean ± std"`` text, from
+    :func:`harmonic.report.mean_std`), ``mean``/``std`` (numbers), ``seeds``, ``epochs``,
+    ``seconds_per_epoch`` (mean), ``target`` and ``meets_target`` (``mean >= target`` for
+    datasets in ``targets``, default :data:`TARGETS`; None elsewhere), and for harmonic variants
+    ``relu_baseline``/``relu_mean``/``vs_relu``/``beats_relu``: the best ReLU variant (highest
+    mean) sharing ``baseline_keys`` (same dataset, width, epochs and training subset: the tuned
+    baseline under the same budget), the difference of means and ``mean >= relu_mean``.
+
+    ``epoch_budget``: only runs of at most that many epochs count. Runs of one variant that
+    differ in epochs or subset are kept apart (one row each), never averaged together.
+    Rows are sorted by dataset, then mean accuracy (best first).
+    """
+    targets = TARGETS if targets is None else targets
+    if epoch_budget is not None:
+        table = table[table["epochs"] <= epoch_budget]
+    if table.empty:
+        return pd.DataFrame(columns=list(SUMMARY_COLUMNS))
+    by = ["dataset", "variant", "epochs", "subset"]
+    table = table.assign(subset=table["subset"].astype(object).where(table["subset"].notna(), None))
+    # mean_std reads per-epoch runs: here every row is one run at its last epoch.
+    stats = mean_std(table.rename(columns={"epochs": "epoch"}).assign(run=range(len(table))),
+                     by=["dataset", "variant", "epoch", "subset"]).drop(columns="epoch")
+    extra = table.groupby(by, dropna=False).agg(
+        family=("family", "first"), model=("model", "first"), hidden_sizes=("hidden_sizes", "first"),
+        n_parameters=("n_parameters", "first"), std=("test_acc", "std"),
+        seconds_per_epoch=("seconds_per_epoch", "mean"),
+    ).reset_index()
+    rows = stats.merge(extra, on=by, how="left")
+    rows["seconds_per_epoch"] = rows["seconds_per_epoch"].round(3)
+    rows["target"] = rows["dataset"].map(lambda d: targets.get(d))
+    rows["meets_target"] = [None if pd.isna(t) else bool(m >= t) for m, t in zip(rows["mean"], rows["target"])]
+
+    relu = rows[rows["model"] == "relu"]
+    baseline = relu.loc[relu.groupby(list(baseline_keys), dropna=False)["mean"].idxmax(),
+                        [*baseline_keys, "variant", "mean"]] if not relu.empty else None
+    if baseline is None:
+        rows["relu_baseline"], rows["relu_mean"] = None, float("nan")
+    else:
+        rows = rows.merge(baseline.rename(columns={"variant": "relu_baseline", "mean": "relu_mean"}),
+                          on=list(baseline_keys), how="left")
+    is_relu = rows["model"] == "relu"
+    rows.loc[is_relu, "relu_baseline"] = None
+    rows.loc[is_relu, "relu_mean"] = float("nan")
+    rows["vs_relu"] = (rows["mean"] - rows["relu_mean"]).round(3)
+    rows["beats_relu"] = [None if pd.isna(r) else bool(m >= r) for m, r in zip(rows["mean"], rows["relu_mean"])]
+    rows = rows.sort_values(["dataset", "mean"], ascending=[True, False]).reset_index(drop=True)
+    return rows[list(SUMMARY_COLUMNS)]
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" + ("" if n == 1 else "s")
+
+
+def _pm(row: pd.Series) -> str:
+    return f"{row['test_acc']} % ({_plural(row['seeds'], 'seed')}, {_plural(row['epochs'], 'epoch')})"
+
+
+def findings(
+    summary_table: pd.DataFrame,
+    comparisons: Sequence[tuple[str, str]] = (("fao-off", "seed-faithful"),),
+) -> str:
+    """Markdown sentences, computed from a :func:`summary`, saying per dataset which variant is best.
+
+    For each dataset: the best harmonic variant and the best ReLU variant (highest mean test
+    accuracy), whether the best harmonic one meets the target and beats that baseline, and for
+    each pair ``(a, b)`` in ``comparisons`` (default: the frequency-aware optimizer off vs on) the
+    difference of means next to the larger seed-to-seed std.
+    """
+    if summary_table.empty:
+        return "No recorded runs: nothing to summarise."
+    lines: list[str] = []
+    for dataset, rows in summary_table.groupby("dataset", sort=True):
+        rows = rows.sort_values("mean", ascending=False)
+        harmonic = rows[rows["model"] != "relu"]
+        relu = rows[rows["model"] == "relu"]
+        lines.append(f"**{dataset}**")
+        if not harmonic.empty:
+            best = harmonic.iloc[0]
+            sentence = f"- Best harmonic variant: `{best['variant']}`, {_pm(best)}"
+            if best["meets_target"] is not None:
+                verb = "meets" if best["meets_target"] else "misses"
+                sentence += f"; it {verb} the {best['target']:g} % target"
+            lines.append(sentence + ".")
+        if not relu.empty:
+            top = relu.iloc[0]
+            lines.append(f"- Best ReLU variant: `{top['variant']}`, {_pm(top)}.")
+        if not harmonic.empty and not relu.empty:
+            beating = harmonic[harmonic["beats_relu"] == True]  # noqa: E712 (None = no baseline)
+            if beating.empty:
+                lines.append("- No harmonic variant reaches the best ReLU baseline of its width and budget.")
+            else:
+                names = ", ".join(f"`{v}` ({d:+.2f})" for v, d in zip(beating["variant"], beating["vs_relu"]))
+                lines.append(f"- Harmonic variants at or above the best ReLU baseline of their width and "
+                             f"budget (difference of means, points): {names}.")
+        by_variant = rows.drop_duplicates("variant").set_index("variant")
+        for a, b in comparisons:
+            if a not in by_variant.index or b not in by_variant.index:
+                continue
+            ra, rb = by_variant.loc[a], by_variant.loc[b]
+            diff = ra["mean"] - rb["mean"]
+            spread = max(ra["std"], rb["std"]) if min(ra["seeds"], rb["seeds"]) > 1 else float("nan")
+            if pd.isna(spread):
+                verdict = "one seed only: no seed-to-seed spread to compare with"
+            elif abs(diff) <= spread:
+                verdict = f"within the seed-to-seed std ({spread:.2f})"
+            else:
+                verdict = f"larger than the seed-to-seed std ({spread:.2f})"
+            lines.append(f"- `{a}` minus `{b}`: {diff:+.2f} points, {verdict}.")
+        lines.append("")
+    return "\n".join(lines).strip() + "\n"
+
+
+# --------------------------------------------------------------------------- figures
+def family_curves(
+    runs: pd.DataFrame,
+    metric: str = "test_acc",
+    references: Sequence[str] = REFERENCE_VARIANTS,
+    path: str | os.PathLike | None = None,
+) -> plt.Figure:
+    """Test accuracy (``metric``) against epoch: one row of panels per family, one column per dataset.
+
+    ``runs`` is :func:`study_runs`. Each panel shows the family's variants and the
+    ``references`` (dashed); lines are means over seeds, bands ± one std (as the tables).
+    """
+    sns.set_theme(style="whitegrid", context="notebook")
+    families = [f for f, _ in FAMILIES if (runs["family"] == f).any()] or ["reference"]
+    datasets = sorted(runs["dataset"].unique())
+    fig, axes = plt.subplots(len(families), len(datasets), figsize=(6.5 * len(datasets), 3.4 * len(families)),
+                             squeeze=False)
+    for row, family in enumerate(families):
+        for col, dataset in enumerate(datasets):
+            ax = axes[row][col]
+            data = runs[(runs["dataset"] == dataset)
+                        & ((runs["family"] == family) | runs["variant"].isin(references))]
+            if data.empty:
+                ax.set_visible(False)
+                continue
+            order = sorted(data["variant"].unique(), key=lambda v: (v not in references, v))
+            dashes = {v: (4, 2) if v in references else "" for v in order}
+            sns.lineplot(data=data, x="epoch", y=metric, hue="variant", hue_order=order, style="variant",
+                         style_order=order, dashes=dashes, errorbar="sd", ax=ax)
+            ax.set_title(f"{dataset}: {family}", fontsize="medium")
+            ax.set_ylabel("test accuracy (%)" if metric == "test_acc" else metric)
+            ax.legend(fontsize="x-small", loc="lower right")
+    fig.tight_layout()
+    return save(fig, path)
+
+
+def _seeds_with_mean_std(ax: plt.Axes, data: pd.DataFrame, category: str, vertical: bool,
+                         hue: str | None = None, hue_order: Sequence[str] | None = None) -> list[str]:
+    """Seeds as points and mean ± std in black, one category per tick, best mean first; returns the order."""
+    stats = data.groupby(category)["test_acc"].agg(["mean", "std"]).sort_values("mean", ascending=False)
+    order = stats.index.tolist()
+    axes = {"x": category, "y": "test_acc"} if vertical else {"x": "test_acc", "y": category}
+    sns.stripplot(data=data, **axes, order=order, hue=hue, hue_order=hue_order, alpha=0.6, jitter=0.15,
+                  color=None if hue else "C0", ax=ax)
+    positions = range(len(order))
+    error = stats["std"].fillna(0.0)
+    if vertical:
+        ax.errorbar(positions, stats["mean"], yerr=error, fmt="o", color="black", capsize=4, label="mean ± std")
+    else:
+        ax.errorbar(stats["mean"], positions, xerr=error, fmt="o", color="black", capsize=4, label="mean ± std")
+    # errorbar rescales the categorical axis: one slot per category again (first on top when horizontal)
+    if vertical:
+        ax.set_xlim(-0.5, len(order) - 0.5)
+    else:
+        ax.set_ylim(len(order) - 0.5, -0.5)
+    return order
+
+
+def frequency_accuracy(
+    table: pd.DataFrame,
+    reference: str = "seed-faithful",
+    path: str | os.PathLike | None = None,
+) -> plt.Figure:
+    """Final test accuracy per frequency distribution (one panel per dataset; points are seeds,
+    black mean ± std), best first. ``reference`` (the seed: capped frequencies) is shown as ``capped``."""
+    sns.set_theme(style="whitegrid", context="notebook")
+    data = table[(table["family"] == "frequency distribution") | (table["variant"] == reference)]
+    datasets = sorted(data["dataset"].unique()) or ["(no runs)"]
+    fig, axes = plt.subplots(1, len(datasets), figsize=(5.5 * len(datasets), 3.8), squeeze=False)
+    for ax, dataset in zip(axes[0], datasets):
+        subset = data[data["dataset"] == dataset]
+        if subset.empty:
+            ax.set_visible(False)
+            continue
+        _seeds_with_mean_std(ax, subset, "freq_scheme", vertical=True)
+        ax.set_title(dataset)
+        ax.set_xlabel("frequency distribution")
+        ax.set_ylabel("test accuracy (%)")
+    fig.tight_layout()
+    return save(fig, path)
+
+
+def variant_accuracy(
+    table: pd.DataFrame,
+    targets: Mapping[str, float] | None = None,
+    path: str | os.PathLike | None = None,
+) -> plt.Figure:
+    """Final test accuracy of every variant (points: seeds, coloured by model; black: mean ± std),
+    best first, one panel per dataset; a dotted line marks the dataset's target (:data:`TARGETS`)
+    and a dashed one the best ReLU variant's mean."""
+    targets = TARGETS if targets is None else targets
+    sns.set_theme(style="whitegrid", context="notebook")
+    datasets = sorted(table["dataset"].unique()) or ["(no runs)"]
+    models = sorted(table["model"].unique())
+    n_variants = max(1, table["variant"].nunique())
+    fig, axes = plt.subplots(1, len(datasets), figsize=(7.5 * len(datasets), 1.8 + 0.3 * n_variants), squeeze=False)
+    for ax, dataset in zip(axes[0], datasets):
+        subset = table[table["dataset"] == dataset]
+        if subset.empty:
+            ax.set_visible(False)
+            continue
+        _seeds_with_mean_std(ax, subset, "variant", vertical=False, hue="model", hue_order=models)
+        relu = subset[subset["model"] == "relu"].groupby("variant")["test_acc"].mean()
+        if not relu.empty:
+            ax.axvline(relu.max(), linestyle="--", color="grey", linewidth=1, label=f"best ReLU ({relu.idxmax()})")
+        if dataset in targets:
+            ax.axvline(targets[dataset], linestyle=":", color="red", linewidth=1,
+                       label=f"target {targets[dataset]:g} %")
+        ax.set_title(dataset)
+        ax.set_xlabel("test accuracy (%)")
+        ax.set_ylabel("")
+        ax.legend(fontsize="x-small", loc="upper left", bbox_to_anchor=(1.01, 1))
+    fig.tight_layout()
+    return save(fig, path)
