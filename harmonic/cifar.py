@@ -33,7 +33,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import TensorDataset
 
-from .data import DATA_ENV, DataUnavailableError, data_root, ensure_files, fixed_subset, load_fashion_mnist
+from .data import DATA_ENV, data_root, ensure_files, fixed_subset, load_fashion_mnist
 
 __all__ = [
     "CIFAR_DATASETS",

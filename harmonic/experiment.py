@@ -13,10 +13,12 @@ from pathlib import Path
 from typing import Any, Callable, Optional
 
 import pandas as pd
+from torch.utils.data import TensorDataset
 
 from . import results
 from .data import load_dataset
 from .train import fit, make_optimizer, make_scheduler, seed_everything, select_device
+from .utils import count_parameters
 
 
 @dataclass
@@ -101,25 +103,32 @@ def recorded_run(
     return RunResult(pd.DataFrame(history), folder, record)
 
 
+def mlp_data(config: MLPConfig, data_root: str | None = None) -> tuple[TensorDataset, TensorDataset]:
+    """The (train, test) sets a run of ``config`` trains and evaluates on."""
+    return (load_dataset(config.dataset, train=True, root=data_root, subset=config.subset),
+            load_dataset(config.dataset, train=False, root=data_root, subset=config.test_subset))
+
+
 def run_mlp(
     results_dir: str | Path | None = None,
     run_name: str | None = None,
     data_root: str | None = None,
     checkpoint: bool = False,
     progress: bool = True,
+    data: tuple[TensorDataset, TensorDataset] | None = None,
     **params: Any,
 ) -> RunResult:
     """Train one MLP (harmonic or ReLU) configuration and record it.
 
     ``params`` are the fields of :class:`MLPConfig`. ``checkpoint=True`` keeps a
-    checkpoint next to the results, and a rerun resumes from it.
+    checkpoint next to the results, and a rerun resumes from it. ``data``: the
+    (train, test) sets of :func:`mlp_data` when the caller already loaded them.
     """
     from .mlp import build_model  # model code lives in harmonic.mlp
 
     config: MLPConfig = config_from(MLPConfig, params)
     device = str(select_device(config.device))
-    train_set = load_dataset(config.dataset, train=True, root=data_root, subset=config.subset)
-    test_set = load_dataset(config.dataset, train=False, root=data_root, subset=config.test_subset)
+    train_set, test_set = data if data is not None else mlp_data(config, data_root)
     seed_everything(config.seed)
     model = build_model(config.model, **config.model_kwargs())
     optimizer = make_optimizer(
@@ -139,7 +148,7 @@ def run_mlp(
             checkpoint_path=checkpoint_path if checkpoint else None, progress=progress,
         )
 
-    record_params = asdict(config) | {"n_parameters": sum(p.numel() for p in model.parameters() if p.requires_grad)}
+    record_params = asdict(config) | {"n_parameters": count_parameters(model)}
     return recorded_run(record_params, seed=config.seed, device=device,
                         results_dir=results_dir, run_name=run_name, train=train)
 
@@ -159,10 +168,13 @@ def run_mlp_grid(
     """
     if not models or not seeds:
         raise ValueError(f"models and seeds must be non-empty lists, got models={models!r}, seeds={seeds!r}")
+    run_options = {key: params.pop(key) for key in ("data_root", "checkpoint", "progress") if key in params}
+    data = mlp_data(config_from(MLPConfig, params), run_options.get("data_root"))  # read once for all runs
     frames = []
     for model in models:
         for seed in seeds:
             name = f"{run_name}-{model}-s{seed}" if run_name else None
-            result = run_mlp(results_dir=results_dir, run_name=name, model=model, seed=seed, **params)
+            result = run_mlp(results_dir=results_dir, run_name=name, data=data, model=model, seed=seed,
+                             **run_options, **params)
             frames.append(result.metrics.assign(model=model, seed=seed, run=name or f"{model}-s{seed}"))
     return pd.concat(frames, ignore_index=True)

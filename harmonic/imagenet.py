@@ -60,6 +60,7 @@ from . import results
 from .imagefolder import image_folder
 from .paths import BUILD
 from .train import epoch_seed, make_optimizer, make_scheduler, save_checkpoint, seed_everything
+from .utils import count_parameters
 
 __all__ = ["ARCHS", "DistEnv", "build_parser", "main", "parse_level", "run_name_for", "topk_correct"]
 
@@ -323,7 +324,7 @@ def _train(args: argparse.Namespace, env: DistEnv) -> list[dict[str, Any]]:
     spec = _model_spec(args, num_classes)
     seed_everything(args.seed)
     model = _build_model(spec).to(env.device)
-    n_parameters = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    n_parameters = count_parameters(model)
     optimizer = make_optimizer(model, "sgd", lr=args.lr, momentum=args.momentum, weight_decay=args.weight_decay)
     scheduler = make_scheduler(optimizer, "step", step_size=args.lr_step, gamma=args.gamma)
 

@@ -24,53 +24,57 @@ def _pages(html_root: Path) -> list[Path]:
     return sorted(p for p in html_root.rglob("*.html") if p.name not in skip and "_static" not in p.parts)
 
 
-def test_every_page_renders_offline(smoke_book):
-    pages = _pages(smoke_book)
-    assert len(pages) >= 6
-    problems: list[str] = []
+@pytest.fixture(scope="module")
+def offline_browser():
+    """A chromium context with the network off: file: URLs load, anything else is aborted and recorded."""
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=CHROMIUM,
             args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"],
         )
         context = browser.new_context(offline=True)
-        blocked: list[str] = []
+        context.blocked = []  # type: ignore[attr-defined]
 
         def only_local(route):
             if route.request.url.startswith("file:"):
                 route.continue_()
             else:
-                blocked.append(route.request.url)
+                context.blocked.append(route.request.url)  # type: ignore[attr-defined]
                 route.abort()
 
         context.route("**/*", only_local)
-        page = context.new_page()
-        console: list[str] = []
-        page.on("console", lambda message: console.append(message.text) if message.type == "error" else None)
-        page.on("pageerror", lambda error: console.append(str(error)))
-        for path in pages:
-            console.clear()
-            page.goto(path.as_uri(), wait_until="load")
-            name = str(path.relative_to(smoke_book))
-            if page.locator(".math").count():
-                page.wait_for_selector("mjx-container", timeout=15_000)
-                if page.locator("mjx-merror").count():
-                    problems.append(f"{name}: MathJax error")
-            images = page.evaluate(CHECK_IMAGES)
-            problems += [f"{name}: image not loaded {img['src']}" for img in images if not img["ok"]]
-            problems += [f"{name}: console error {text}" for text in console]
+        yield context
         browser.close()
+
+
+def test_every_page_renders_offline(smoke_book, offline_browser):
+    pages = _pages(smoke_book)
+    assert len(pages) >= 6
+    problems: list[str] = []
+    page = offline_browser.new_page()
+    console: list[str] = []
+    page.on("console", lambda message: console.append(message.text) if message.type == "error" else None)
+    page.on("pageerror", lambda error: console.append(str(error)))
+    for path in pages:
+        console.clear()
+        page.goto(path.as_uri(), wait_until="load")
+        name = str(path.relative_to(smoke_book))
+        if page.locator(".math").count():
+            page.wait_for_selector("mjx-container", timeout=15_000)
+            if page.locator("mjx-merror").count():
+                problems.append(f"{name}: MathJax error")
+        images = page.evaluate(CHECK_IMAGES)
+        problems += [f"{name}: image not loaded {img['src']}" for img in images if not img["ok"]]
+        problems += [f"{name}: console error {text}" for text in console]
+    blocked = offline_browser.blocked
     assert not blocked, f"pages tried to reach the network: {sorted(set(blocked))[:5]}"
     assert not problems, "\n".join(problems)
 
 
-def test_math_and_figures_are_present(smoke_book):
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
-        page = browser.new_context(offline=True).new_page()
-        page.goto((smoke_book / "notebooks" / "mnist_harmonic_mlp.html").as_uri(), wait_until="load")
-        page.wait_for_selector("mjx-container svg", timeout=15_000)
-        assert page.locator("mjx-container").count() >= 3
-        figures = page.evaluate(CHECK_IMAGES)
-        assert len([f for f in figures if f["src"].endswith(".png")]) >= 2 and all(f["ok"] for f in figures)
-        browser.close()
+def test_math_and_figures_are_present(smoke_book, offline_browser):
+    page = offline_browser.new_page()
+    page.goto((smoke_book / "notebooks" / "mnist_harmonic_mlp.html").as_uri(), wait_until="load")
+    page.wait_for_selector("mjx-container svg", timeout=15_000)
+    assert page.locator("mjx-container").count() >= 3
+    figures = page.evaluate(CHECK_IMAGES)
+    assert len([f for f in figures if f["src"].endswith(".png")]) >= 2 and all(f["ok"] for f in figures)
