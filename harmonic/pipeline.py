@@ -106,6 +106,17 @@ def load_plan(profile: str, book_dir: Path | None = None) -> list[Job]:
     return jobs
 
 
+def select_jobs(jobs: Sequence[Job], only: Sequence[str]) -> list[Job]:
+    """The jobs whose run name contains any of the texts in ``only`` (plan order kept).
+
+    Raises ValueError naming the texts of ``only`` that match no job.
+    """
+    unmatched = [text for text in only if not any(text in job.parameters["run_name"] for job in jobs)]
+    if unmatched:
+        raise ValueError(f"--only {unmatched!r} matches no run")
+    return [job for job in jobs if any(text in job.parameters["run_name"] for text in only)]
+
+
 def execute(job: Job, kernel: str = "python3") -> float:
     """Run one job with papermill (working directory: the repository root); return seconds."""
     import papermill
@@ -150,16 +161,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--book", type=Path, default=None,
                         help="build a copy of the book there instead of in book/ (tests use this)")
     parser.add_argument("--no-build", action="store_true", help="execute notebooks only")
-    parser.add_argument("--only", default=None, help="run only jobs whose run name contains this text")
+    parser.add_argument("--only", action="append", default=None, metavar="TEXT",
+                        help="run only jobs whose run name contains this text (repeat for several)")
     parser.add_argument("--kernel", default="python3")
     args = parser.parse_args(argv)
 
     book_dir = stage_book(args.book.resolve()) if args.book else REPO_ROOT / "book"
     jobs = load_plan(args.profile, book_dir)
     if args.only:
-        jobs = [j for j in jobs if args.only in j.parameters["run_name"]]
-        if not jobs:
-            print(f"--only {args.only!r} matches no run of profile {args.profile}", file=sys.stderr)
+        try:
+            jobs = select_jobs(jobs, args.only)
+        except ValueError as error:
+            print(f"profile {args.profile}: {error}", file=sys.stderr)
             return 2
     total = time.perf_counter()
     for number, job in enumerate(jobs, 1):

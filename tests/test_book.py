@@ -32,6 +32,15 @@ def test_only_matching_nothing_is_an_error(capsys):
     assert "matches no run" in capsys.readouterr().err
 
 
+def test_only_selects_the_union_of_several_texts_in_plan_order():
+    jobs = pipeline.load_plan("study")
+    chosen = pipeline.select_jobs(jobs, ["relu-datasetmnist", "seed-faithful-"])
+    assert [j.parameters["run_name"] for j in chosen] == [
+        "seed-faithful-datasetmnist", "seed-faithful-datasetfashion-mnist", "relu-datasetmnist"]
+    with pytest.raises(ValueError, match="no-such-run"):
+        pipeline.select_jobs(jobs, ["relu-", "no-such-run"])
+
+
 def test_unknown_profile_is_named():
     with pytest.raises(ValueError, match=r"profile must be one of \[.*'quick'.*\], got 'fast'"):
         pipeline.load_plan("fast")
