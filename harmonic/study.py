@@ -35,10 +35,13 @@ __all__ = [
     "SUMMARY_COLUMNS",
     "TABLE_COLUMNS",
     "TARGETS",
+    "coverage",
+    "coverage_note",
     "family_curves",
     "family_of",
     "findings",
     "frequency_accuracy",
+    "planned_study",
     "study_runs",
     "study_table",
     "summary",
@@ -299,16 +302,27 @@ def _pm(row: pd.Series) -> str:
     return f"{row['test_acc']} % ({_plural(row['seeds'], 'seed')}, {_plural(row['epochs'], 'epoch')})"
 
 
+def _spread_verdict(diff: float, spread: float) -> str:
+    if pd.isna(spread):
+        return "one seed only: no seed-to-seed spread to compare with"
+    if abs(diff) <= spread:
+        return f"within the seed-to-seed std ({spread:.2f})"
+    return f"larger than the seed-to-seed std ({spread:.2f})"
+
+
 def findings(
     summary_table: pd.DataFrame,
     comparisons: Sequence[tuple[str, str]] = (("fao-off", "seed-faithful"),),
+    reference: str = "seed-faithful",
 ) -> str:
     """Markdown sentences, computed from a :func:`summary`, saying per dataset which variant is best.
 
     For each dataset: the best harmonic variant and the best ReLU variant (highest mean test
-    accuracy), whether the best harmonic one meets the target and beats that baseline, and for
-    each pair ``(a, b)`` in ``comparisons`` (default: the frequency-aware optimizer off vs on) the
-    difference of means next to the larger seed-to-seed std.
+    accuracy), whether the best harmonic one meets the target and beats that baseline; for each
+    family of :data:`FAMILIES` with harmonic runs, its best variant against ``reference`` (the
+    seed's model); and for each pair ``(a, b)`` in ``comparisons`` (default: the
+    frequency-aware optimizer off vs on) the difference of means. Differences are set next to
+    the larger seed-to-seed std of the two.
     """
     if summary_table.empty:
         return "No recorded runs: nothing to summarise."
@@ -337,21 +351,82 @@ def findings(
                 lines.append(f"- Harmonic variants at or above the best ReLU baseline of their width and "
                              f"budget (difference of means, points): {names}.")
         by_variant = rows.drop_duplicates("variant").set_index("variant")
+        if reference in by_variant.index:
+            ref = by_variant.loc[reference]
+            for family, _ in FAMILIES:
+                members = harmonic[harmonic["family"] == family]
+                if members.empty:
+                    continue
+                top = members.iloc[0]
+                diff = top["mean"] - ref["mean"]
+                spread = max(top["std"], ref["std"]) if min(top["seeds"], ref["seeds"]) > 1 else float("nan")
+                lines.append(f"- {family.capitalize()}: best harmonic variant `{top['variant']}`, "
+                             f"{diff:+.2f} points against `{reference}` ({_spread_verdict(diff, spread)}).")
         for a, b in comparisons:
             if a not in by_variant.index or b not in by_variant.index:
                 continue
             ra, rb = by_variant.loc[a], by_variant.loc[b]
             diff = ra["mean"] - rb["mean"]
             spread = max(ra["std"], rb["std"]) if min(ra["seeds"], rb["seeds"]) > 1 else float("nan")
-            if pd.isna(spread):
-                verdict = "one seed only: no seed-to-seed spread to compare with"
-            elif abs(diff) <= spread:
-                verdict = f"within the seed-to-seed std ({spread:.2f})"
-            else:
-                verdict = f"larger than the seed-to-seed std ({spread:.2f})"
-            lines.append(f"- `{a}` minus `{b}`: {diff:+.2f} points, {verdict}.")
+            lines.append(f"- `{a}` minus `{b}`: {diff:+.2f} points, {_spread_verdict(diff, spread)}.")
         lines.append("")
     return "\n".join(lines).strip() + "\n"
+
+
+# --------------------------------------------------------------------------- coverage
+def planned_study(profile: str = "study", group: str = "mlp-study") -> pd.DataFrame:
+    """What a profile's plan asks of the study: one row per (dataset, variant) with the planned
+    ``seeds`` (count) and ``epochs``, read from ``notebooks/params/<profile>/plan.yaml``."""
+    from .pipeline import load_plan
+
+    rows = []
+    for job in load_plan(profile):
+        p = job.parameters
+        if Path(p["results_dir"]).name != group:
+            continue
+        model = p["models"][0]
+        variant = variant_of(f"{p['run_name']}-{model}-s0", model, 0, {"dataset": p.get("dataset", "mnist")})
+        rows.append({"dataset": p.get("dataset", "mnist"), "variant": variant, "family": family_of(variant),
+                     "seeds": len(p["seeds"]), "epochs": int(p["epochs"])})
+    return pd.DataFrame(rows, columns=["dataset", "variant", "family", "seeds", "epochs"])
+
+
+def coverage(table: pd.DataFrame, planned: pd.DataFrame) -> pd.DataFrame:
+    """Planned (dataset, variant) pairs next to what ``table`` (:func:`study_table`) records.
+
+    Columns: ``dataset``, ``variant``, ``family``, ``planned_seeds``, ``planned_epochs``,
+    ``recorded_seeds`` (runs that reached the planned epochs) and ``status``: ``"complete"``,
+    ``"partial"`` (fewer seeds) or ``"not run"``. Sorted by status, dataset, variant.
+    """
+    out = planned.rename(columns={"seeds": "planned_seeds", "epochs": "planned_epochs"})
+    runs = table[["dataset", "variant", "epochs"]].merge(out[["dataset", "variant", "planned_epochs"]],
+                                                         on=["dataset", "variant"])
+    reached = runs[runs["epochs"] >= runs["planned_epochs"]].groupby(["dataset", "variant"]).size()
+    out = out.merge(reached.rename("recorded_seeds").reset_index(), on=["dataset", "variant"], how="left")
+    out["recorded_seeds"] = out["recorded_seeds"].fillna(0).astype(int)
+    out["status"] = ["complete" if r >= p else "partial" if r > 0 else "not run"
+                     for r, p in zip(out["recorded_seeds"], out["planned_seeds"])]
+    order = {"complete": 0, "partial": 1, "not run": 2}
+    out = out.sort_values(["status", "dataset", "variant"], key=lambda c: c.map(order) if c.name == "status" else c)
+    return out.reset_index(drop=True)
+
+
+def coverage_note(cover: pd.DataFrame) -> str:
+    """One Markdown sentence on a :func:`coverage` table: how much of the plan is recorded."""
+    if cover.empty:
+        return "The plan holds no study run."
+    counts = cover["status"].value_counts()
+    complete = int(counts.get("complete", 0))
+    seeds, epochs = cover["planned_seeds"].max(), cover["planned_epochs"].max()
+    text = (f"Recorded: {complete} of {len(cover)} planned (dataset, variant) pairs complete "
+            f"({seeds} seeds × {epochs} epochs each)")
+    rest = [f"{int(counts[s])} {s}" for s in ("partial", "not run") if counts.get(s, 0)]
+    if not rest:
+        return text + ": the whole plan."
+    missing = cover[cover["status"] != "complete"]
+    by_dataset = "; ".join(f"{d}: " + ", ".join(f"`{v}`" for v in g["variant"])
+                           for d, g in missing.groupby("dataset", sort=True))
+    return f"{text}, {' and '.join(rest)} — {by_dataset}. Conclusions below hold for the recorded pairs only."
 
 
 # --------------------------------------------------------------------------- figures

@@ -298,5 +298,52 @@ def test_chapter_notebook_runs_on_recorded_runs(study_dir, tmp_path):
         "figures_dir": str(tmp_path / "figures"), "profile": "test"}))
     text = out.read_text()
     assert "Best harmonic variant: `freq-linear`" in text and "(full study)" in text
+    planned = len(study.planned_study("study"))
+    assert f"Recorded: 0 of {planned} planned (dataset, variant) pairs complete" in text  # fixture: 3 epochs
     assert len(list((tmp_path / "figures").glob("*.png"))) == 6
     assert (tmp_path / "reference.csv").read_text() == study.study_table(study_dir).to_csv(index=False)
+
+
+# --------------------------------------------------------------------------- coverage
+def test_planned_study_reads_the_plan():
+    planned = study.planned_study("study")
+    variants = {p.stem for p in (pipeline.PARAMS / "study" / "variants").glob("*.yaml")}
+    assert len(planned) == 2 * len(variants)
+    assert set(planned["variant"]) == variants and set(planned["dataset"]) == {"mnist", "fashion-mnist"}
+    assert (planned["seeds"] == 5).all() and (planned["epochs"] == 20).all()
+
+
+def test_coverage_tells_complete_partial_and_missing_apart(study_dir):
+    table = study.study_table(study_dir)  # three seeds of three epochs per (dataset, variant)
+    planned = pd.DataFrame([
+        {"dataset": "mnist", "variant": "relu", "family": "reference", "seeds": 3, "epochs": 3},
+        {"dataset": "mnist", "variant": "fao-off", "family": "frequency-aware optimizer", "seeds": 5, "epochs": 3},
+        {"dataset": "mnist", "variant": "freq-linear", "family": "frequency distribution", "seeds": 3, "epochs": 20},
+        {"dataset": "fashion-mnist", "variant": "act-snake", "family": "activation", "seeds": 5, "epochs": 3},
+    ])
+    got = study.coverage(table, planned).set_index(["dataset", "variant"])
+    assert got.loc[("mnist", "relu"), "status"] == "complete"
+    assert got.loc[("mnist", "fao-off"), ["recorded_seeds", "status"]].tolist() == [3, "partial"]
+    # runs shorter than the planned budget do not count
+    assert got.loc[("mnist", "freq-linear"), ["recorded_seeds", "status"]].tolist() == [0, "not run"]
+    assert got.loc[("fashion-mnist", "act-snake"), "status"] == "not run"
+    assert study.coverage(pd.DataFrame(columns=list(study.TABLE_COLUMNS)), planned)["status"].eq("not run").all()
+
+
+def test_findings_compare_each_family_with_the_seed(study_dir):
+    text = study.findings(study.summary(study.study_table(study_dir)))
+    assert "- Frequency distribution: best harmonic variant `freq-linear`, +0.50 points against " \
+           "`seed-faithful` (larger than the seed-to-seed std (0.20))." in text
+    assert "- Frequency-aware optimizer: best harmonic variant `fao-off`, +0.10 points" in text
+
+
+def test_coverage_note_names_what_is_missing(study_dir):
+    planned = pd.DataFrame([
+        {"dataset": "mnist", "variant": "relu", "family": "reference", "seeds": 3, "epochs": 3},
+        {"dataset": "fashion-mnist", "variant": "act-snake", "family": "activation", "seeds": 3, "epochs": 3},
+    ])
+    table = study.study_table(study_dir)
+    note = study.coverage_note(study.coverage(table, planned))
+    assert note.startswith("Recorded: 1 of 2 planned (dataset, variant) pairs complete (3 seeds × 3 epochs each)")
+    assert "1 not run — fashion-mnist: `act-snake`." in note
+    assert study.coverage_note(study.coverage(table, planned.iloc[:1])).endswith(": the whole plan.")
