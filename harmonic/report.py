@@ -117,6 +117,18 @@ def provenance_summary(folders: Iterable[str | os.PathLike]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def provenance_overview(summary: pd.DataFrame) -> pd.DataFrame:
+    """:func:`provenance_summary` grouped by result folder (the run's first path part), commit,
+    device, hardware and versions: runs, total seconds and the first and last start time."""
+    if summary.empty:
+        return pd.DataFrame(columns=["folder", "commit", "device", "hardware", "torch", "python",
+                                     "runs", "seconds", "first_started", "last_started"])
+    data = summary.assign(folder=summary["run"].map(lambda r: Path(r).parts[0] if len(Path(r).parts) > 1 else "."))
+    return data.groupby(["folder", "commit", "device", "hardware", "torch", "python"], dropna=False).agg(
+        runs=("run", "count"), seconds=("seconds", "sum"), first_started=("started", "min"),
+        last_started=("started", "max")).reset_index()
+
+
 def reported(name: str) -> pd.DataFrame:
     """A table of values *reported by a paper* (``data/paper/<name>``; ``#`` lines are its source notes)."""
     from .paths import PAPER_DATA

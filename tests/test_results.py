@@ -62,3 +62,21 @@ def test_unknown_parameter_is_named():
 def test_result_files_are_readable_by_others(tmp_path):
     path = results.atomic_write_text(tmp_path / "provenance.json", "{}")
     assert path.stat().st_mode & 0o777 == 0o666 & ~results._umask()  # not mkstemp's 0600
+
+
+def test_provenance_overview_groups_runs_by_folder_and_environment(tmp_path):
+    from harmonic import report
+
+    metrics = [{"epoch": 1, "test_acc": 90.0}]
+    for folder, name, commit, seconds in [("study", "a-s0", "1" * 40, 10.0), ("study", "a-s1", "1" * 40, 12.0),
+                                          ("study", "b-s0", "2" * 40, 5.0), ("sweep", "c-s0", "1" * 40, 1.0)]:
+        record = {"seed": 0, "device": "cpu", "git": {"commit": commit, "dirty": False}, "duration_s": seconds,
+                  "started": f"2026-11-24T0{int(seconds) % 10}:00:00", "versions": {"torch": "2.x", "python": "3.11"},
+                  "hardware": {"machine": "x86_64", "torch_threads": 1}}
+        results.save_run(tmp_path / folder, name, metrics, record)
+    overview = report.provenance_overview(report.provenance_summary([tmp_path]))
+    rows = {(r.folder, r.commit): r for r in overview.itertuples()}
+    assert set(rows) == {("study", "1" * 10), ("study", "2" * 10), ("sweep", "1" * 10)}
+    assert rows[("study", "1" * 10)].runs == 2 and rows[("study", "1" * 10)].seconds == 22.0
+    assert rows[("study", "1" * 10)].first_started < rows[("study", "1" * 10)].last_started
+    assert report.provenance_overview(report.provenance_summary([tmp_path / "none"])).empty
