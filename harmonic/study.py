@@ -26,7 +26,7 @@ import seaborn as sns
 from .figures import save
 from .pipeline import point_suffix
 from .report import last_epoch, mean_std
-from .results import PROVENANCE_FILE, atomic_write_text, load_runs
+from .results import atomic_write_text, load_runs
 
 __all__ = [
     "FAMILIES",
@@ -123,10 +123,10 @@ def _harmonic_defaults() -> dict[str, Any]:
     return {name: parameters[name].default for name in HARMONIC_OPTIONS}
 
 
-def _model_options(results_dir: str, run: str) -> dict[str, Any]:
-    """``params["model_options"]`` of one recorded run (load_runs cannot put a dict in a column)."""
-    record = json.loads((Path(results_dir) / run / PROVENANCE_FILE).read_text())
-    return dict((record.get("params") or {}).get("model_options") or {})
+def _model_options(cell: Any) -> dict[str, Any]:
+    """``params["model_options"]`` of one run from its ``param_model_options`` cell (JSON text, as
+    :func:`~harmonic.results.load_runs` stores dicts; missing for runs that did not set it)."""
+    return dict(json.loads(cell)) if isinstance(cell, str) else {}
 
 
 def study_runs(
@@ -183,9 +183,10 @@ def study_table(
     final = last_epoch(runs, epoch).merge(per_run.reset_index(), on=keys)
 
     defaults = _harmonic_defaults()
+    cells = final["param_model_options"] if "param_model_options" in final else [None] * len(final)
     options = [
-        {**defaults, **_model_options(d, r)} if m != "relu" else dict.fromkeys(HARMONIC_OPTIONS)
-        for d, r, m in zip(final["results_dir"], final["run"], final["model"])
+        {**defaults, **_model_options(c)} if m != "relu" else dict.fromkeys(HARMONIC_OPTIONS)
+        for c, m in zip(cells, final["model"])
     ]
     final = final.assign(**{name: [o.get(name) for o in options] for name in HARMONIC_OPTIONS})
     is_harmonic = final["model"] != "relu"
