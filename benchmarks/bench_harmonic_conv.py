@@ -4,6 +4,9 @@ Forms of :class:`harmonic.layers.HarmonicConv2d` (3x3, padding 1, no bias),
 timed against ``nn.Conv2d`` with the same geometry:
 
 - ``merged``: no inner BN, one conv with kernel ``sum_f w_f psi_f``;
+- ``patch``: no inner BN, DCT coefficients of the unfolded patches, then one
+  matrix product (``compute_form="patch"``; ``"auto"`` picks it on CPU for
+  layers with few output positions per output channel, as in the deep layer);
 - ``two-stage``: depthwise DCT conv + 1x1 conv (``explicit_forward``, no BN),
   what the original implementation computes;
 - ``sbn-train``: spectral BN (eq. 3) in training mode: batch statistics from
@@ -17,7 +20,8 @@ Training steps are forward + backward (input gradients for inner layers, not
 for the stem, whose input is the image); inference is a forward pass under
 ``torch.no_grad()`` in eval mode. Whole networks: WRN-16-4 vs Harm-WRN-16-4
 (``harmonic="all"``) on 32x32 and ResNet-50 vs Harm-ResNet-50 on 64x64 inputs,
-one SGD step, and an eval forward.
+one SGD step, and an eval forward; ``Harm-net`` uses the default
+``compute_form="auto"``, ``Harm-net merged`` forces the merged conv everywhere.
 
 Timing: each round runs the baseline and every candidate once, interleaved;
 ``median`` is the median over rounds of the per-round ratio, ``fastest`` the
@@ -46,10 +50,19 @@ from torch import nn
 from harmonic.layers import HarmonicConv2d
 from harmonic.models import resnet50, wrn
 
-# (in_channels, out_channels, spatial size, batch); the stem shape is 3 -> 16.
-LAYER_SHAPES = [(16, 16, 32, 64), (64, 64, 32, 32), (160, 160, 16, 16), (3, 16, 32, 128)]
+# (in_channels, out_channels, spatial size, batch); the stem shape is 3 -> 16. The first four are
+# issue #3's; the last is a deep layer of ResNet-50 on 64x64 inputs (its fourth stage at batch 2).
+LAYER_SHAPES = [(16, 16, 32, 64), (64, 64, 32, 32), (160, 160, 16, 16), (3, 16, 32, 128), (512, 512, 2, 2)]
 # Targets of issue #3 (ratio to nn.Conv2d / to the plain network).
 TARGETS = {"merged": 1.05, "sbn-eval": 1.05, "network": 1.05}
+
+
+def with_form(module: nn.Module, form: str) -> nn.Module:
+    """``module`` with every :class:`HarmonicConv2d` in it set to ``compute_form=form``."""
+    for layer in module.modules():
+        if isinstance(layer, HarmonicConv2d):
+            layer.compute_form = form
+    return module
 STEM_SBN_TRAIN_TARGET = 2.0
 
 Step = Callable[[], None]
@@ -146,7 +159,8 @@ def bench_layers(clock: Clock, repeats: int) -> list[Row]:
         torch.manual_seed(0)
         x = torch.randn(batch, c_in, size, size, device=device, requires_grad=not stem)
         conv = nn.Conv2d(c_in, c_out, 3, padding=1, bias=False).to(device)
-        merged = HarmonicConv2d.from_conv(conv)
+        merged = with_form(HarmonicConv2d.from_conv(conv), "merged")
+        patch = with_form(HarmonicConv2d.from_conv(conv), "patch")
         sbn = HarmonicConv2d.from_conv(conv, spectral_bn=True).train()
         sbn_explicit = copy.deepcopy(sbn)
         sbn_eval = copy.deepcopy(sbn).eval()
@@ -156,6 +170,7 @@ def bench_layers(clock: Clock, repeats: int) -> list[Row]:
             _train_step(conv, x),
             {
                 "merged": _train_step(merged, x),
+                "patch": _train_step(patch, x),
                 "two-stage": _train_step(merged.explicit_forward, x),
                 "sbn-train": _train_step(sbn, x),
                 "sbn-train-explicit": _train_step(sbn_explicit.explicit_forward, x),
@@ -209,13 +224,13 @@ def bench_networks(clock: Clock, repeats: int, quick: bool) -> list[Row]:
         torch.manual_seed(0)
         plain = build(None).to(device).train()
         harm = build("all").to(device).train()
+        harm_merged = with_form(copy.deepcopy(harm), "merged")
         x = torch.randn(batch, 3, size, size, device=device)
         y = torch.randint(0, 10, (batch,), device=device)
         label = f"{name} {batch}x3x{size}x{size}"
-        base, ratios = time_ratios(
-            clock, _network_step(plain, x, y), {"Harm-net": _network_step(harm, x, y)}, repeats
-        )
-        rows.append((label, "train step", "Harm-net", base * 1e3, *ratios["Harm-net"], TARGETS["network"]))
+        candidates = {"Harm-net": _network_step(harm, x, y), "Harm-net merged": _network_step(harm_merged, x, y)}
+        base, ratios = time_ratios(clock, _network_step(plain, x, y), candidates, repeats)
+        rows += [(label, "train step", form, base * 1e3, *ratios[form], TARGETS["network"]) for form in candidates]
         plain.eval()
         harm.eval()
         base, ratios = time_ratios(clock, _inference(plain, x), {"Harm-net": _inference(harm, x)}, repeats)

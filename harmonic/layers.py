@@ -7,7 +7,10 @@ spectral maps (eq. 3) and combines them with learned weights ``w`` (eq. 2, a
 one convolution with kernel ``sum_f w_f psi_f`` (the "merged" form), and with
 the inner BN it still is one, once the BN statistics are known: BN is an affine
 map per spectral channel, so its scale and shift fold into ``w`` and a bias.
-:class:`HarmonicConv2d` always runs that single convolution; the literal
+:class:`HarmonicConv2d` runs that single convolution, or, without BN and where
+merging the kernel would cost more than the layer's own work (few output
+positions per output channel), eq. 1 on the unfolded input patches followed by
+eq. 2 as one matrix product (:meth:`HarmonicConv2d.patch_forward`). The literal
 two-stage form is kept as :meth:`HarmonicConv2d.explicit_forward` (reference
 and benchmark).
 """
@@ -23,7 +26,18 @@ from torch.autograd.function import once_differentiable
 
 from .dct import NORMS, dct_coefficients, dct_filters, n_filters
 
-__all__ = ["HarmonicConv2d"]
+__all__ = ["COMPUTE_FORMS", "PATCH_FORM_RATIO", "HarmonicConv2d"]
+
+#: Accepted values of :attr:`HarmonicConv2d.compute_form`.
+COMPUTE_FORMS: tuple[str, ...] = ("auto", "merged", "patch")
+
+#: ``compute_form="auto"`` on CPU takes the patch form when
+#: ``positions * n_filters * groups <= PATCH_FORM_RATIO * out_channels``: the merge costs
+#: ``~out * in/g * n`` and the patch coefficients ``~positions * in * n``, and the patch form's
+#: combination product shrinks with ``n`` (it is ``n / k^2`` of the convolution's). Calibrated
+#: from forward+backward timings of 3x3 layers, 64-512 channels, full and lambda=2 banks
+#: (benchmarks/README.md); the merged convolution stays the choice on CUDA (not measured).
+PATCH_FORM_RATIO = 4
 
 _IntPair = int | tuple[int, int]
 _is_compiling = getattr(getattr(torch, "compiler", None), "is_compiling", lambda: False)
@@ -213,8 +227,16 @@ class HarmonicConv2d(nn.Module):
     ``BatchNorm2d(in_channels * n_filters)`` over the spectral maps, channel
     ``c * n_filters + f`` holding frequency ``f`` of input channel ``c``.
 
-    Forward is always one ``F.conv2d``: without BN with the merged kernel;
-    with BN the per-map mean and variance are either the running statistics
+    Without BN the forward takes one of two exact forms (``compute_form``):
+    ``"merged"``, one ``F.conv2d`` with the kernel ``sum_f w_f psi_f``, or
+    ``"patch"``, eq. 1 applied to the unfolded input patches (their ``n``
+    DCT coefficients) followed by eq. 2 as one matrix product. Merging costs
+    ``out * in/groups * n * k^2`` multiply-adds per call (and as much again in
+    backward), the patch coefficients ``positions * in * n * k^2``; ``"auto"``
+    (default) takes the patch form on CPU when the merged kernel is not cached
+    and the layer has few output positions for its width (deep layers, small
+    images or batches; rule: :data:`PATCH_FORM_RATIO`), where it measured faster.
+    With BN the forward is one ``F.conv2d``: the per-map mean and variance are either the running statistics
     (eval) or the batch statistics (training), computed exactly from the
     input's patch moments (``mean_f = psi_f . E[patch]``,
     ``var_f = psi_f^T Cov[patch] psi_f``) instead of materialising the
@@ -281,6 +303,7 @@ class HarmonicConv2d(nn.Module):
         self.level = level
         self.norm = norm
         self._cache: tuple | None = None  # (key, (kernel, bias), eps) in eval/no-grad, see _cache_key
+        self._compute_form = "auto"
         self.n_filters = n_filters(k, level)
         factory = {"device": device, "dtype": dtype}
         self.register_buffer("filters", dct_filters(k, level, norm=norm, **factory))
@@ -295,6 +318,20 @@ class HarmonicConv2d(nn.Module):
             nn.BatchNorm2d(in_channels * self.n_filters, **factory) if spectral_bn else None
         )
         self.reset_parameters()
+
+    @property
+    def compute_form(self) -> str:
+        """How the block without spectral BN is computed: ``"auto"``, ``"merged"`` or ``"patch"``.
+
+        All three give the same output (up to float rounding); see the class docstring.
+        """
+        return getattr(self, "_compute_form", "auto")  # modules pickled before the attribute existed
+
+    @compute_form.setter
+    def compute_form(self, value: str) -> None:
+        if value not in COMPUTE_FORMS:
+            raise ValueError(f"compute_form must be one of {COMPUTE_FORMS}; got {value!r}")
+        self._compute_form = value
 
     @property
     def spectral_bn(self) -> bool:
@@ -461,9 +498,53 @@ class HarmonicConv2d(nn.Module):
     def _eps(self) -> float | None:
         return None if self.bn is None else self.bn.eps
 
+    def _patch_positions(self, x: Tensor) -> int:
+        """Number of output positions (batch * height * width) of the convolution on ``x``."""
+        h_out, w_out = _output_size(x.shape[-2:], self.kernel_size[0], self.stride, self.dilation,
+                                    self._padding_lrtb())
+        return x.shape[0] * h_out * w_out
+
+    def _use_patch_form(self, x: Tensor) -> bool:
+        form = self.compute_form
+        if self.bn is not None or form == "merged" or x.dim() != 4:
+            return False
+        if form == "patch":
+            return True
+        if x.device.type != "cpu":  # calibrated on CPU only; CUDA keeps the merged convolution
+            return False
+        return self._patch_positions(x) * self.n_filters * self.groups <= PATCH_FORM_RATIO * self.out_channels
+
+    def patch_forward(self, x: Tensor) -> Tensor:
+        """Eqs. 1-2 on patches: DCT coefficients of every unfolded ``k x k`` input patch
+        (eq. 1 at each output position), then their learned combination (eq. 2) as one
+        batched matrix product. Same output as the merged convolution; no BN.
+        """
+        if self.bn is not None:
+            raise ValueError("patch_forward computes the block without spectral BN; this block has spectral_bn=True")
+        k, n, g = self.kernel_size[0], self.n_filters, self.groups
+        pad = self._padding_lrtb()
+        h_out, w_out = _output_size(x.shape[-2:], k, self.stride, self.dilation, pad)
+        if any(pad):
+            x = F.pad(x, pad)
+        patches = F.unfold(x, k, dilation=self.dilation, stride=self.stride)  # (N, C k^2, L)
+        batch, positions = x.shape[0], patches.shape[-1]
+        bank = self.filters.reshape(n, k * k).to(x.dtype)
+        spectra = torch.matmul(bank, patches.reshape(batch, self.in_channels, k * k, positions))
+        # A 2-D weight times a 3-D batch: torch.matmul folds the batch into one GEMM (forward and
+        # backward); a batched weight would be broadcast and its gradient summed over the batch.
+        spectra = spectra.reshape(batch, g, (self.in_channels // g) * n, positions)
+        combine = self.weight.reshape(g, self.out_channels // g, (self.in_channels // g) * n)
+        out = torch.cat([torch.matmul(combine[i], spectra[:, i]) for i in range(g)], dim=1) if g > 1 \
+            else torch.matmul(combine[0], spectra[:, 0])
+        out = out.reshape(batch, self.out_channels, h_out, w_out)
+        return out if self.bias is None else out + self.bias.reshape(1, -1, 1, 1)
+
     def forward(self, x: Tensor) -> Tensor:
-        """One convolution with the merged (and, with spectral BN, folded) kernel."""
+        """The block: one convolution with the merged (with spectral BN, folded) kernel, or
+        :meth:`patch_forward` when ``compute_form`` selects it (see the class docstring)."""
         key = self._cache_key()
+        if key is None and self._use_patch_form(x):
+            return self.patch_forward(x)
         if key is None:
             kernel, bias = self._conv_parameters(x)
         else:

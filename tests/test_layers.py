@@ -309,3 +309,74 @@ def test_bad_conversions_and_inputs():
     layer = HarmonicConv2d(2, 2, 3, spectral_bn=True)
     with pytest.raises(ValueError, match="more than 1 value"):
         layer(torch.randn(1, 2, 3, 3))
+
+
+# ----------------------------------------------------------------- compute forms (merged / patch)
+@pytest.mark.filterwarnings("ignore:Using padding='same' with even kernel")
+@pytest.mark.parametrize("level", [None, 2])
+@pytest.mark.parametrize("geometry", GEOMETRIES)
+def test_patch_form_equals_merged_form_with_gradients(geometry, level):
+    torch.manual_seed(0)
+    layer = HarmonicConv2d(**geometry, level=level).double()
+    params = [p for p in (layer.weight, layer.bias) if p is not None]
+    results = {}
+    for form in ("merged", "patch"):
+        layer.compute_form = form
+        x = _input(geometry["in_channels"], requires_grad=True)
+        out = layer(x)
+        grads = torch.autograd.grad((out * torch.linspace(-1, 1, out.numel(), dtype=F64).reshape(out.shape)).sum(),
+                                    [x, *params])
+        results[form] = (out, *grads)
+    for merged, patch in zip(results["merged"], results["patch"], strict=True):
+        torch.testing.assert_close(patch, merged, rtol=1e-10, atol=1e-10)
+
+
+def _count_patch_calls(layer, monkeypatch):
+    calls = []
+    original = layer.patch_forward
+    monkeypatch.setattr(layer, "patch_forward", lambda x: calls.append(x.shape) or original(x))
+    return calls
+
+
+def test_auto_form_takes_patches_only_for_few_positions_per_output_channel(monkeypatch):
+    layer = HarmonicConv2d(64, 64, 3, padding=1)  # full bank: n = 9, patch form if positions <= 4 * 64 / 9
+    calls = _count_patch_calls(layer, monkeypatch)
+    layer(torch.randn(2, 64, 3, 3))  # 18 positions
+    assert len(calls) == 1
+    layer(torch.randn(2, 64, 8, 8))  # 128 positions
+    assert len(calls) == 1
+    compressed = HarmonicConv2d(64, 64, 3, padding=1, level=2)  # n = 3: up to 85 positions
+    calls = _count_patch_calls(compressed, monkeypatch)
+    compressed(torch.randn(1, 64, 8, 8))
+    assert len(calls) == 1
+    compressed.compute_form = "merged"
+    compressed(torch.randn(1, 64, 8, 8))
+    assert len(calls) == 1
+    compressed.compute_form = "patch"
+    compressed(torch.randn(4, 64, 32, 32))
+    assert len(calls) == 2
+
+
+def test_auto_form_keeps_the_cached_kernel_and_spectral_bn_path(monkeypatch):
+    layer = HarmonicConv2d(64, 64, 3, padding=1).eval()
+    calls = _count_patch_calls(layer, monkeypatch)
+    with torch.no_grad():
+        layer(torch.randn(1, 64, 2, 2))  # eval + no_grad: the merged kernel is cached and reused
+    assert calls == [] and layer._cache is not None
+    sbn = HarmonicConv2d(64, 64, 3, padding=1, spectral_bn=True)
+    sbn.compute_form = "patch"
+    sbn_calls = _count_patch_calls(sbn, monkeypatch)
+    sbn(torch.randn(2, 64, 4, 4))
+    assert sbn_calls == []
+    with pytest.raises(ValueError, match="spectral_bn=True"):
+        HarmonicConv2d(4, 4, 3, spectral_bn=True).patch_forward(torch.randn(1, 4, 5, 5))
+
+
+def test_compute_form_rejects_unknown_values_and_survives_copies():
+    layer = HarmonicConv2d(4, 4, 3)
+    with pytest.raises(ValueError, match="compute_form must be one of"):
+        layer.compute_form = "fast"
+    assert layer.compute_form == "auto"
+    layer.compute_form = "patch"
+    assert copy.deepcopy(layer).compute_form == "patch"
+    assert "compute_form" not in str(list(layer.state_dict()))
