@@ -32,6 +32,8 @@ __all__ = [
     "FAMILIES",
     "HARMONIC_OPTIONS",
     "REFERENCE_VARIANTS",
+    "SAME_SETTINGS_COLUMNS",
+    "SETTINGS_KEYS",
     "SUMMARY_COLUMNS",
     "TABLE_COLUMNS",
     "TARGETS",
@@ -42,6 +44,8 @@ __all__ = [
     "findings",
     "frequency_accuracy",
     "planned_study",
+    "same_settings",
+    "same_settings_note",
     "study_runs",
     "study_table",
     "summary",
@@ -77,6 +81,17 @@ TABLE_COLUMNS: tuple[str, ...] = (
     "dataset", "variant", "family", "model", "seed", "epochs", "test_acc", "best_test_acc",
     "seconds_per_epoch", "n_parameters", "hidden_sizes", "max_freqs", "batch_size", "optimizer", "lr",
     "weight_decay", "scheduler", "freq_scale_factor", *HARMONIC_OPTIONS, "subset", "device", "commit", "run",
+)
+
+#: Training settings two runs must share to be compared "under the same settings" (:func:`same_settings`).
+SETTINGS_KEYS: tuple[str, ...] = (
+    "dataset", "hidden_sizes", "batch_size", "optimizer", "lr", "weight_decay", "scheduler", "epochs", "subset",
+)
+
+#: Columns of :func:`same_settings`, in order.
+SAME_SETTINGS_COLUMNS: tuple[str, ...] = (
+    "dataset", "variant", "relu_variant", "hidden_sizes", "batch_size", "lr", "scheduler", "harmonic_acc",
+    "relu_acc", "difference", "spread", "verdict",
 )
 
 #: Columns of :func:`summary`, in order.
@@ -372,6 +387,58 @@ def findings(
             lines.append(f"- `{a}` minus `{b}`: {diff:+.2f} points, {_spread_verdict(diff, spread)}.")
         lines.append("")
     return "\n".join(lines).strip() + "\n"
+
+
+def same_settings(table: pd.DataFrame, epoch_budget: int | None = None) -> pd.DataFrame:
+    """Each harmonic variant against the ReLU variant trained with exactly its settings.
+
+    ``table`` is a :func:`study_table`. A harmonic and a ReLU variant are paired when they
+    share every column of :data:`SETTINGS_KEYS` (dataset, width, batch, optimizer, learning rate,
+    weight decay, schedule, epochs, subset): what remains different is the model. Columns
+    (:data:`SAME_SETTINGS_COLUMNS`): both accuracies as mean ± std text, ``difference`` (harmonic
+    minus ReLU, points), ``spread`` (the larger std of the two) and ``verdict`` (``"above"``,
+    ``"below"`` or ``"within std"``). Harmonic variants without such a ReLU variant are left out.
+    """
+    if epoch_budget is not None:
+        table = table[table["epochs"] <= epoch_budget]
+    if table.empty:
+        return pd.DataFrame(columns=list(SAME_SETTINGS_COLUMNS))
+    keys = list(SETTINGS_KEYS)
+    table = table.assign(subset=table["subset"].astype(object).where(table["subset"].notna(), "full"))
+    stats = table.groupby([*keys, "variant", "model"], dropna=False)["test_acc"].agg(["mean", "std", "count"])
+    stats = stats.reset_index()
+    stats["text"] = [f"{m:.2f} ± {s:.2f}" if n > 1 else f"{m:.2f}"
+                     for m, s, n in zip(stats["mean"], stats["std"].fillna(0.0), stats["count"])]
+    harmonic, relu = stats[stats["model"] != "relu"], stats[stats["model"] == "relu"]
+    pairs = harmonic.merge(relu, on=keys, suffixes=("", "_relu"))
+    if pairs.empty:
+        return pd.DataFrame(columns=list(SAME_SETTINGS_COLUMNS))
+    pairs["difference"] = (pairs["mean"] - pairs["mean_relu"]).round(2)
+    pairs["spread"] = pairs[["std", "std_relu"]].max(axis=1).round(2)
+    pairs["verdict"] = [
+        "within std" if abs(d) <= sp else ("above" if d > 0 else "below")
+        for d, sp in zip(pairs["difference"], pairs["spread"].fillna(0.0))
+    ]
+    pairs = pairs.rename(columns={"variant_relu": "relu_variant", "text": "harmonic_acc", "text_relu": "relu_acc"})
+    pairs = pairs.sort_values(["dataset", "difference"], ascending=[True, False]).reset_index(drop=True)
+    return pairs[list(SAME_SETTINGS_COLUMNS)]
+
+
+def same_settings_note(pairs: pd.DataFrame) -> str:
+    """One computed sentence per dataset summarising :func:`same_settings`."""
+    if pairs.empty:
+        return "No harmonic variant has a ReLU variant with identical training settings recorded."
+    lines = []
+    for dataset, rows in pairs.groupby("dataset", sort=True):
+        counts = rows["verdict"].value_counts()
+        best = rows.iloc[0]
+        lines.append(
+            f"- {dataset}: of {_plural(len(rows), 'harmonic variant')} with a ReLU twin, "
+            f"{counts.get('above', 0)} above it, {counts.get('within std', 0)} within the seed-to-seed std "
+            f"and {counts.get('below', 0)} below it; best against its twin: `{best['variant']}` vs "
+            f"`{best['relu_variant']}` ({best['difference']:+.2f} points)."
+        )
+    return "\n".join(lines) + "\n"
 
 
 # --------------------------------------------------------------------------- coverage

@@ -170,6 +170,28 @@ def test_findings_are_computed_from_the_summary(study_dir):
     assert study.findings(study.summary(pd.DataFrame(columns=list(study.TABLE_COLUMNS)))).startswith("No recorded")
 
 
+def test_same_settings_pairs_each_harmonic_variant_with_its_relu_twin(study_dir):
+    table = study.study_table(study_dir)
+    pairs = study.same_settings(table)
+    assert list(pairs.columns) == list(study.SAME_SETTINGS_COLUMNS)
+    got = {(r.dataset, r.variant): (r.relu_variant, r.difference, r.verdict) for r in pairs.itertuples()}
+    # relu-lr-3e-3 trains with another learning rate: it is nobody's twin
+    assert got == {
+        ("mnist", "freq-linear"): ("relu", pytest.approx(0.3), "above"),
+        ("mnist", "fao-off"): ("relu", pytest.approx(-0.1), "within std"),
+        ("mnist", "seed-faithful"): ("relu", pytest.approx(-0.2), "within std"),
+        ("fashion-mnist", "seed-faithful"): ("relu", pytest.approx(0.7), "above"),
+    }
+    assert pairs.loc[pairs["variant"] == "freq-linear", "harmonic_acc"].item() == "98.70 ± 0.10"
+    note = study.same_settings_note(pairs)
+    assert "- mnist: of 3 harmonic variants with a ReLU twin, 1 above it, 2 within the seed-to-seed std" in note
+    assert "best against its twin: `freq-linear` vs `relu` (+0.30 points)" in note
+    without_default_relu = table[~((table["variant"] == "relu") & (table["dataset"] == "mnist"))]
+    assert set(study.same_settings(without_default_relu)["dataset"]) == {"fashion-mnist"}
+    assert study.same_settings(table, epoch_budget=2).empty
+    assert study.same_settings_note(study.same_settings(table, epoch_budget=2)).startswith("No harmonic variant")
+
+
 def test_figures_are_saved(study_dir, tmp_path):
     runs = study.study_runs(study_dir)
     table = study.study_table(study_dir)
