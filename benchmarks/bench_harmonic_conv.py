@@ -55,6 +55,10 @@ from harmonic.models import resnet50, wrn
 LAYER_SHAPES = [(16, 16, 32, 64), (64, 64, 32, 32), (160, 160, 16, 16), (3, 16, 32, 128), (512, 512, 2, 2)]
 # Targets of issue #3 (ratio to nn.Conv2d / to the plain network).
 TARGETS = {"merged": 1.05, "sbn-eval": 1.05, "network": 1.05}
+STEM_SBN_TRAIN_TARGET = 2.0
+
+Step = Callable[[], None]
+Row = tuple[str, str, str, float, float, float, "float | None"]
 
 
 def with_form(module: nn.Module, form: str) -> nn.Module:
@@ -63,10 +67,6 @@ def with_form(module: nn.Module, form: str) -> nn.Module:
         if isinstance(layer, HarmonicConv2d):
             layer.compute_form = form
     return module
-STEM_SBN_TRAIN_TARGET = 2.0
-
-Step = Callable[[], None]
-Row = tuple[str, str, str, float, float, float, "float | None"]
 
 
 def keep_freed_memory() -> bool:

@@ -34,9 +34,10 @@ COMPUTE_FORMS: tuple[str, ...] = ("auto", "merged", "patch")
 #: ``compute_form="auto"`` on CPU takes the patch form when
 #: ``positions * n_filters * groups <= PATCH_FORM_RATIO * out_channels``: the merge costs
 #: ``~out * in/g * n`` and the patch coefficients ``~positions * in * n``, and the patch form's
-#: combination product shrinks with ``n`` (it is ``n / k^2`` of the convolution's). Calibrated
-#: from forward+backward timings of 3x3 layers, 64-512 channels, full and lambda=2 banks
-#: (benchmarks/README.md); the merged convolution stays the choice on CUDA (not measured).
+#: combination product shrinks with ``n`` (it is ``n / k^2`` of the convolution's). Read off
+#: forward+backward timings of single 3x3 layers (64-512 channels, full and lambda=2 banks) on
+#: the 2-core CPU; the deep-layer row of benchmarks/README.md is one of those shapes. The merged
+#: convolution stays the choice on CUDA (not measured).
 PATCH_FORM_RATIO = 4
 
 _IntPair = int | tuple[int, int]
@@ -325,7 +326,7 @@ class HarmonicConv2d(nn.Module):
 
         All three give the same output (up to float rounding); see the class docstring.
         """
-        return getattr(self, "_compute_form", "auto")  # modules pickled before the attribute existed
+        return self._compute_form
 
     @compute_form.setter
     def compute_form(self, value: str) -> None:
@@ -429,10 +430,7 @@ class HarmonicConv2d(nn.Module):
                 self.dilation,
                 self._padding_lrtb(),
             )
-        k, pad = self.kernel_size[0], self._padding_lrtb()
-        h_out, w_out = _output_size(x.shape[-2:], k, self.stride, self.dilation, pad)
-        count = x.shape[0] * h_out * w_out
-        return mean.reshape(-1), var.reshape(-1), count
+        return mean.reshape(-1), var.reshape(-1), self._output_positions(x)
 
     def _batch_norm_statistics(self, x: Tensor) -> tuple[Tensor, Tensor]:
         """Mean and variance BN normalises with, updating running stats as ``nn.BatchNorm2d``."""
@@ -498,7 +496,7 @@ class HarmonicConv2d(nn.Module):
     def _eps(self) -> float | None:
         return None if self.bn is None else self.bn.eps
 
-    def _patch_positions(self, x: Tensor) -> int:
+    def _output_positions(self, x: Tensor) -> int:
         """Number of output positions (batch * height * width) of the convolution on ``x``."""
         h_out, w_out = _output_size(x.shape[-2:], self.kernel_size[0], self.stride, self.dilation,
                                     self._padding_lrtb())
@@ -512,7 +510,7 @@ class HarmonicConv2d(nn.Module):
             return True
         if x.device.type != "cpu":  # calibrated on CPU only; CUDA keeps the merged convolution
             return False
-        return self._patch_positions(x) * self.n_filters * self.groups <= PATCH_FORM_RATIO * self.out_channels
+        return self._output_positions(x) * self.n_filters * self.groups <= PATCH_FORM_RATIO * self.out_channels
 
     def patch_forward(self, x: Tensor) -> Tensor:
         """Eqs. 1-2 on patches: DCT coefficients of every unfolded ``k x k`` input patch
@@ -534,9 +532,8 @@ class HarmonicConv2d(nn.Module):
         # backward); a batched weight would be broadcast and its gradient summed over the batch.
         spectra = spectra.reshape(batch, g, (self.in_channels // g) * n, positions)
         combine = self.weight.reshape(g, self.out_channels // g, (self.in_channels // g) * n)
-        out = torch.cat([torch.matmul(combine[i], spectra[:, i]) for i in range(g)], dim=1) if g > 1 \
-            else torch.matmul(combine[0], spectra[:, 0])
-        out = out.reshape(batch, self.out_channels, h_out, w_out)
+        outs = [torch.matmul(combine[i], spectra[:, i]) for i in range(g)]
+        out = (outs[0] if g == 1 else torch.cat(outs, dim=1)).reshape(batch, self.out_channels, h_out, w_out)
         return out if self.bias is None else out + self.bias.reshape(1, -1, 1, 1)
 
     def forward(self, x: Tensor) -> Tensor:

@@ -252,6 +252,11 @@ def write_study_table(
 
 
 # --------------------------------------------------------------------------- summary
+def _none_for_full_subset(table: pd.DataFrame) -> pd.DataFrame:
+    """``table`` with ``subset`` as objects, None for runs on the full training set (a groupable key)."""
+    return table.assign(subset=table["subset"].astype(object).where(table["subset"].notna(), None))
+
+
 def summary(
     table: pd.DataFrame,
     epoch_budget: int | None = None,
@@ -279,7 +284,7 @@ def summary(
     if table.empty:
         return pd.DataFrame(columns=list(SUMMARY_COLUMNS))
     by = ["dataset", "variant", "epochs", "subset"]
-    table = table.assign(subset=table["subset"].astype(object).where(table["subset"].notna(), None))
+    table = _none_for_full_subset(table)
     # mean_std reads per-epoch runs: here every row is one run at its last epoch.
     stats = mean_std(table.rename(columns={"epochs": "epoch"}).assign(run=range(len(table))),
                      by=["dataset", "variant", "epoch", "subset"]).drop(columns="epoch")
@@ -395,22 +400,20 @@ def same_settings(table: pd.DataFrame, epoch_budget: int | None = None) -> pd.Da
     ``table`` is a :func:`study_table`. A harmonic and a ReLU variant are paired when they
     share every column of :data:`SETTINGS_KEYS` (dataset, width, batch, optimizer, learning rate,
     weight decay, schedule, epochs, subset): what remains different is the model. Columns
-    (:data:`SAME_SETTINGS_COLUMNS`): both accuracies as mean ± std text, ``difference`` (harmonic
-    minus ReLU, points), ``spread`` (the larger std of the two) and ``verdict`` (``"above"``,
-    ``"below"`` or ``"within std"``). Harmonic variants without such a ReLU variant are left out.
+    (:data:`SAME_SETTINGS_COLUMNS`): both accuracies as mean ± std text (from :func:`summary`),
+    ``difference`` (harmonic minus ReLU, points), ``spread`` (the larger std of the two) and
+    ``verdict`` (``"above"``, ``"below"`` or ``"within std"``). Harmonic variants without such a
+    ReLU variant are left out.
     """
-    if epoch_budget is not None:
-        table = table[table["epochs"] <= epoch_budget]
-    if table.empty:
+    rows = summary(table, epoch_budget)
+    if rows.empty:
         return pd.DataFrame(columns=list(SAME_SETTINGS_COLUMNS))
+    by = ["dataset", "variant", "epochs", "subset"]
+    settings = _none_for_full_subset(table)[[*by, *(k for k in SETTINGS_KEYS if k not in rows)]]
+    rows = _none_for_full_subset(rows).merge(settings.drop_duplicates(by), on=by, how="left")
     keys = list(SETTINGS_KEYS)
-    table = table.assign(subset=table["subset"].astype(object).where(table["subset"].notna(), "full"))
-    stats = table.groupby([*keys, "variant", "model"], dropna=False)["test_acc"].agg(["mean", "std", "count"])
-    stats = stats.reset_index()
-    stats["text"] = [f"{m:.2f} ± {s:.2f}" if n > 1 else f"{m:.2f}"
-                     for m, s, n in zip(stats["mean"], stats["std"].fillna(0.0), stats["count"])]
-    harmonic, relu = stats[stats["model"] != "relu"], stats[stats["model"] == "relu"]
-    pairs = harmonic.merge(relu, on=keys, suffixes=("", "_relu"))
+    harmonic, relu = rows[rows["model"] != "relu"], rows[rows["model"] == "relu"]
+    pairs = harmonic.merge(relu[[*keys, "variant", "test_acc", "mean", "std"]], on=keys, suffixes=("", "_relu"))
     if pairs.empty:
         return pd.DataFrame(columns=list(SAME_SETTINGS_COLUMNS))
     pairs["difference"] = (pairs["mean"] - pairs["mean_relu"]).round(2)
@@ -419,7 +422,8 @@ def same_settings(table: pd.DataFrame, epoch_budget: int | None = None) -> pd.Da
         "within std" if abs(d) <= sp else ("above" if d > 0 else "below")
         for d, sp in zip(pairs["difference"], pairs["spread"].fillna(0.0))
     ]
-    pairs = pairs.rename(columns={"variant_relu": "relu_variant", "text": "harmonic_acc", "text_relu": "relu_acc"})
+    pairs = pairs.rename(columns={"variant_relu": "relu_variant", "test_acc": "harmonic_acc",
+                                  "test_acc_relu": "relu_acc"})
     pairs = pairs.sort_values(["dataset", "difference"], ascending=[True, False]).reset_index(drop=True)
     return pairs[list(SAME_SETTINGS_COLUMNS)]
 
