@@ -14,7 +14,13 @@ timed against ``nn.Conv2d`` with the same geometry:
 - ``sbn-train-explicit``: the same, literal form (depthwise conv,
   ``BatchNorm2d`` over the spectral maps, 1x1 conv);
 - ``sbn-eval``: spectral BN in eval mode (running statistics folded), as a
-  training step (e.g. fine-tuning with frozen statistics) and as inference.
+  training step (e.g. fine-tuning with frozen statistics) and as inference;
+- ``conv+bias``: ``nn.Conv2d`` with a bias (a reference, not a harmonic form):
+  folding BN's shift gives the spectral-BN forms a conv bias, and this row
+  measures what a bias alone costs against the bias-free baseline.
+
+The spectral-BN forms use ``compute_form="auto"``: the patch form (BN on the
+patches' DCT coefficients) where it applies, as in the deep layer.
 
 Training steps are forward + backward (input gradients for inner layers, not
 for the stem, whose input is the image); inference is a forward pass under
@@ -159,6 +165,7 @@ def bench_layers(clock: Clock, repeats: int) -> list[Row]:
         torch.manual_seed(0)
         x = torch.randn(batch, c_in, size, size, device=device, requires_grad=not stem)
         conv = nn.Conv2d(c_in, c_out, 3, padding=1, bias=False).to(device)
+        conv_bias = nn.Conv2d(c_in, c_out, 3, padding=1).to(device)
         merged = with_form(HarmonicConv2d.from_conv(conv), "merged")
         patch = with_form(HarmonicConv2d.from_conv(conv), "patch")
         sbn = HarmonicConv2d.from_conv(conv, spectral_bn=True).train()
@@ -175,6 +182,7 @@ def bench_layers(clock: Clock, repeats: int) -> list[Row]:
                 "sbn-train": _train_step(sbn, x),
                 "sbn-train-explicit": _train_step(sbn_explicit.explicit_forward, x),
                 "sbn-eval": _train_step(sbn_eval, x),
+                "conv+bias": _train_step(conv_bias, x),
             },
             repeats,
         )

@@ -136,15 +136,29 @@ def test_spectral_bn_training_matches_explicit_form_with_gradients(geometry):
         torch.testing.assert_close(getattr(layer.bn, name), getattr(reference.bn, name))
 
 
-@pytest.mark.parametrize("size, stride, chunk", [(12, 1, 1 << 20), (10, 1, 200), (11, 1, 200), (12, 2, 300)])
-def test_spectral_statistics_super_patches_and_chunks(monkeypatch, size, stride, chunk):
-    """Widths divisible by 4 / 2 / neither (super-patch of 4, 2, 1 patches), images in chunks."""
+@pytest.mark.parametrize(
+    "height, width, stride, dilation, chunk, shape",
+    [
+        (12, 12, 1, 1, 1 << 20, (2, 2)),
+        (12, 11, 1, 1, 200, (2, 1)),
+        (11, 10, 1, 1, 200, (1, 2)),
+        (11, 11, 1, 1, 200, (1, 1)),
+        (12, 12, 2, 1, 300, (1, 1)),
+        (12, 12, 1, 2, 300, (1, 1)),
+    ],
+)
+def test_spectral_statistics_super_patches_and_chunks(monkeypatch, height, width, stride, dilation, chunk, shape):
+    """Every super-patch shape the cost rule picks (output sizes divisible by 2 or not, stride,
+    dilation), images in chunks: statistics and their input gradient equal the explicit form."""
     monkeypatch.setattr(layers, "_CHUNK_ELEMENTS", chunk)
     torch.manual_seed(0)
-    layer = HarmonicConv2d(3, 4, 3, stride=stride, padding=1, spectral_bn=True).double()
+    layer = HarmonicConv2d(3, 4, 3, stride=stride, padding=dilation, dilation=dilation, spectral_bn=True).double()
+    layer.compute_form = "merged"
     _randomise_bn(layer)
+    h_out, w_out = layers._output_size((height, width), 3, layer.stride, layer.dilation, layer._padding_lrtb())
+    assert layers._super_patch_shape(3, layer.stride, layer.dilation, h_out, w_out) == shape
     reference = copy.deepcopy(layer)
-    x = _input(3, size=size, batch=5, requires_grad=True)
+    x = torch.randn(5, 3, height, width, dtype=F64, requires_grad=True)
     fast, slow = layer(x), reference.explicit_forward(x)
     torch.testing.assert_close(fast, slow, rtol=1e-10, atol=1e-10)
     grad_out = torch.randn_like(fast)
@@ -194,6 +208,57 @@ def test_spectral_bn_eval_folds_running_statistics():
         torch.testing.assert_close(a, b)
     with torch.no_grad():  # cached kernel path
         torch.testing.assert_close(layer(x), explicit.detach(), rtol=1e-10, atol=1e-10)
+
+
+def _functional(layer):
+    """The layer as a function of its input and parameters (for gradcheck)."""
+    names = [name for name, _ in layer.named_parameters()]
+
+    def call(x, *params):
+        return torch.func.functional_call(layer, dict(zip(names, params, strict=True)), (x,))
+
+    return call, [p.detach().clone().requires_grad_() for p in layer.parameters()]
+
+
+@pytest.mark.parametrize("mode", ["train", "eval"])
+def test_folded_spectral_bn_gradcheck(mode, monkeypatch):
+    """The folded conv's hand-written backward, for every input and parameter (and, in eval
+    mode, its own derivative: the statistics are constants there, so gradgradcheck applies)."""
+    torch.manual_seed(0)
+    layer = HarmonicConv2d(4, 6, 3, stride=2, padding=1, groups=2, level=2, spectral_bn=True).double()
+    _randomise_bn(layer)
+    layer.bn.running_mean.uniform_(-1, 1)
+    layer.bn.running_var.uniform_(0.5, 2)
+    layer.compute_form = "merged"
+    layer.train(mode == "train")
+    # gradcheck perturbs inputs through .data (no version bump): keep the eval cache out of it
+    monkeypatch.setattr(layer, "_cache_key", lambda: None)
+    call, params = _functional(layer)
+    x = _input(4, size=5, batch=2, requires_grad=True)
+    assert torch.autograd.gradcheck(call, (x, *params))
+    if mode == "eval":
+        assert torch.autograd.gradgradcheck(call, (x, *params))
+
+
+def test_folded_spectral_bn_without_affine_and_under_autocast():
+    torch.manual_seed(0)
+    layer = HarmonicConv2d(3, 4, 3, padding=1, spectral_bn=True).double()
+    layer.bn = nn.BatchNorm2d(layer.bn.num_features, affine=False).double()
+    reference = copy.deepcopy(layer)
+    x = _input(3, requires_grad=True)
+    fast, slow = layer(x), reference.explicit_forward(x)
+    torch.testing.assert_close(fast, slow, rtol=1e-10, atol=1e-10)
+    grads = [torch.autograd.grad(out.sum(), [x, m.weight, m.bias]) for out, m in ((fast, layer), (slow, reference))]
+    for a, b in zip(*grads, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-10)
+    # autocast takes the recorded fold (the conv runs in bfloat16): close to float32
+    layer = HarmonicConv2d(3, 4, 3, padding=1, spectral_bn=True)
+    x = torch.randn(2, 3, 8, 8)
+    expected = layer(x)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        low = layer(x)
+    assert low.dtype == torch.bfloat16
+    torch.testing.assert_close(low.float(), expected, rtol=0.05, atol=0.05)
 
 
 def test_converted_spectral_bn_is_identity_in_eval_mode():
@@ -307,8 +372,10 @@ def test_bad_conversions_and_inputs():
     with pytest.raises(ValueError, match="conv"):
         HarmonicConv2d.from_conv(nn.Linear(2, 2))
     layer = HarmonicConv2d(2, 2, 3, spectral_bn=True)
-    with pytest.raises(ValueError, match="more than 1 value"):
-        layer(torch.randn(1, 2, 3, 3))
+    for form in ("merged", "patch"):
+        layer.compute_form = form
+        with pytest.raises(ValueError, match="more than 1 value"):
+            layer(torch.randn(1, 2, 3, 3))
 
 
 # ----------------------------------------------------------------- compute forms (merged / patch)
@@ -357,19 +424,43 @@ def test_auto_form_takes_patches_only_for_few_positions_per_output_channel(monke
     assert len(calls) == 2
 
 
-def test_auto_form_keeps_the_cached_kernel_and_spectral_bn_path(monkeypatch):
+def test_auto_form_keeps_the_cached_kernel_and_applies_to_spectral_bn(monkeypatch):
     layer = HarmonicConv2d(64, 64, 3, padding=1).eval()
     calls = _count_patch_calls(layer, monkeypatch)
     with torch.no_grad():
         layer(torch.randn(1, 64, 2, 2))  # eval + no_grad: the merged kernel is cached and reused
     assert calls == [] and layer._cache is not None
     sbn = HarmonicConv2d(64, 64, 3, padding=1, spectral_bn=True)
-    sbn.compute_form = "patch"
     sbn_calls = _count_patch_calls(sbn, monkeypatch)
-    sbn(torch.randn(2, 64, 4, 4))
-    assert sbn_calls == []
-    with pytest.raises(ValueError, match="spectral_bn=True"):
-        HarmonicConv2d(4, 4, 3, spectral_bn=True).patch_forward(torch.randn(1, 4, 5, 5))
+    sbn(torch.randn(2, 64, 3, 3))  # 18 positions * 9 <= 4 * 64: patch form, BN on the coefficients
+    sbn(torch.randn(2, 64, 8, 8))  # 128 positions: batch statistics from patch moments, folded conv
+    assert sbn_calls == [torch.Size([2, 64, 3, 3])]
+
+
+@pytest.mark.filterwarnings("ignore:Using padding='same' with even kernel")
+@pytest.mark.parametrize("mode", ["train", "eval"])
+@pytest.mark.parametrize("geometry", GEOMETRIES[:5])
+def test_spectral_bn_patch_form_matches_explicit_form(geometry, mode):
+    torch.manual_seed(0)
+    layer = HarmonicConv2d(**geometry, level=3, spectral_bn=True).double()
+    _randomise_bn(layer)
+    layer.bn.running_mean.uniform_(-1, 1)
+    layer.bn.running_var.uniform_(0.5, 2)
+    layer.compute_form = "patch"
+    layer.train(mode == "train")
+    reference = copy.deepcopy(layer)
+    for step in range(2):
+        x = _input(geometry["in_channels"], seed=step, requires_grad=True)
+        fast, slow = layer(x), reference.explicit_forward(x)
+        torch.testing.assert_close(fast, slow, rtol=1e-10, atol=1e-10)
+        grad_out = torch.randn_like(fast)
+        params = [x, *layer.parameters()]
+        grads_fast = torch.autograd.grad(fast, params, grad_out)
+        grads_slow = torch.autograd.grad(slow, [x, *reference.parameters()], grad_out)
+        for g_fast, g_slow in zip(grads_fast, grads_slow, strict=True):
+            torch.testing.assert_close(g_fast, g_slow, rtol=1e-9, atol=1e-10)
+    for name in ("running_mean", "running_var", "num_batches_tracked"):
+        torch.testing.assert_close(getattr(layer.bn, name), getattr(reference.bn, name))
 
 
 def test_compute_form_rejects_unknown_values_and_survives_copies():
