@@ -36,8 +36,9 @@ COMPUTE_FORMS: tuple[str, ...] = ("auto", "merged", "patch")
 #: ``~out * in/g * n`` and the patch coefficients ``~positions * in * n``, and the patch form's
 #: combination product shrinks with ``n`` (it is ``n / k^2`` of the convolution's). Read off
 #: forward+backward timings of single 3x3 layers (64-512 channels, full and lambda=2 banks) on
-#: the 2-core CPU; the deep-layer row of benchmarks/README.md is one of those shapes. The merged
-#: convolution stays the choice on CUDA (not measured).
+#: the 2-core CPU; the deep-layer row of benchmarks/README.md is one of those shapes. With spectral
+#: BN the same rule applies (the patch form then also skips the patch moments; deep-layer row).
+#: The merged convolution stays the choice on CUDA (not measured).
 PATCH_FORM_RATIO = 4
 
 _IntPair = int | tuple[int, int]
