@@ -654,31 +654,44 @@ class HarmonicConv2d(nn.Module):
         return self._output_positions(x) * self.n_filters * self.groups <= PATCH_FORM_RATIO * self.out_channels
 
     def patch_forward(self, x: Tensor) -> Tensor:
-        """Eqs. 1-3 on patches: the DCT coefficients of every unfolded ``k x k`` input patch
-        (eq. 1 at each output position), spectral BN on them (eq. 3, ``self.bn`` in its
-        current mode) if the block has it, then their learned combination (eq. 2) as one
-        batched matrix product. Same output as the single convolution of :meth:`forward`.
+        """Eqs. 1-3 on patches: the DCT coefficients of every ``k x k`` input patch (eq. 1 at
+        each output position), spectral BN on them (eq. 3, ``self.bn`` in its current mode) if
+        the block has it, then their learned combination (eq. 2). Same output as the single
+        convolution of :meth:`forward`.
+
+        Layout: one row per (output position, input channel) holding that patch's ``k*k``
+        values, so eq. 1 is one matrix product with the bank; its result, viewed as one row per
+        position with the ``in * n`` coefficients (channel ``c * n + f``, as ``bn`` expects), is
+        normalised as a batch of positions and multiplied by the weights as they are stored.
+        Measured against indexing the weights per group and a product per image and channel:
+        512->512 on 2x2 inputs 0.93x instead of 1.20x conv at batch 2, 0.81x instead of 1.19x at
+        batch 16 (forward + backward, CPU).
         """
         k, n, g = self.kernel_size[0], self.n_filters, self.groups
+        channels, out_channels = self.in_channels, self.out_channels
         pad = self._padding_lrtb()
         h_out, w_out = _output_size(x.shape[-2:], k, self.stride, self.dilation, pad)
-        batch, positions = x.shape[0], h_out * w_out
+        rows = x.shape[0] * h_out * w_out
         if self._uses_batch_statistics():
-            _check_batch_values(batch * positions, x)
+            _check_batch_values(rows, x)
         if any(pad):
             x = F.pad(x, pad)
-        patches = F.unfold(x, k, dilation=self.dilation, stride=self.stride)  # (N, C k^2, L)
-        bank = self._bank(x.dtype)
-        spectra = torch.matmul(bank, patches.reshape(batch, self.in_channels, k * k, positions))
-        # A 2-D weight times a 3-D batch: torch.matmul folds the batch into one GEMM (forward and
-        # backward); a batched weight would be broadcast and its gradient summed over the batch.
-        if self.bn is not None:  # channel c * n + f: frequency f of input channel c, as bn expects
-            spectra = self.bn(spectra.reshape(batch, self.in_channels * n, positions, 1))
-        spectra = spectra.reshape(batch, g, (self.in_channels // g) * n, positions)
-        combine = self.weight.reshape(g, self.out_channels // g, (self.in_channels // g) * n)
-        outs = [torch.matmul(combine[i], spectra[:, i]) for i in range(g)]
-        out = (outs[0] if g == 1 else torch.cat(outs, dim=1)).reshape(batch, self.out_channels, h_out, w_out)
-        return out if self.bias is None else out + self.bias.reshape(1, -1, 1, 1)
+        (sh, sw), (dh, dw) = self.stride, self.dilation
+        windows = x.unfold(2, (k - 1) * dh + 1, sh).unfold(3, (k - 1) * dw + 1, sw)[..., ::dh, ::dw]
+        patches = windows.permute(0, 2, 3, 1, 4, 5).reshape(rows * channels, k * k)  # (N Ho Wo C, k^2)
+        spectra = _bank_product(patches, self._bank(x.dtype).T).reshape(rows, channels * n)
+        if self.bn is not None:  # a batch of `rows` positions with in * n channels
+            spectra = self.bn(spectra.reshape(rows, channels * n, 1, 1)).reshape(rows, channels * n)
+        if g == 1:
+            weight = self.weight.reshape(out_channels, channels * n)
+            out = spectra @ weight.T if self.bias is None else torch.addmm(self.bias, spectra, weight.T)
+        else:
+            per_group = spectra.reshape(rows, g, (channels // g) * n).transpose(0, 1)
+            weight = self.weight.reshape(g, out_channels // g, (channels // g) * n)
+            out = torch.bmm(per_group, weight.transpose(1, 2)).transpose(0, 1).reshape(rows, out_channels)
+            if self.bias is not None:
+                out = out + self.bias
+        return out.reshape(-1, h_out, w_out, out_channels).permute(0, 3, 1, 2).contiguous()
 
     def forward(self, x: Tensor) -> Tensor:
         """The block: one convolution with the merged (with spectral BN, folded) kernel, or
