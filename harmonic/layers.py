@@ -72,14 +72,6 @@ def _output_size(
     return h_out, w_out
 
 
-def _check_batch_values(count: int, x: Tensor) -> None:
-    """Batch statistics need at least two values per spectral map (as ``nn.BatchNorm2d``)."""
-    if count < 2:
-        raise ValueError(
-            f"spectral BN needs more than 1 value per channel when training; got input {tuple(x.shape)}"
-        )
-
-
 #: Patch values materialised at a time by the spectral BN statistics (bounds their memory).
 _CHUNK_ELEMENTS = 1 << 20
 
@@ -245,18 +237,18 @@ class _FoldedSpectralConv(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, weight, bias, gamma, beta, mean, var, bank, eps, geometry):  # type: ignore[override]
         stride, padding, dilation, groups = geometry
-        scale, shift, inv_std = _bn_affine(mean, var, gamma, beta, eps)
+        scale, shift, _ = _bn_affine(mean, var, gamma, beta, eps)
         kernel, conv_bias = _fold_affine(weight, bias, scale, shift, groups, bank)
-        ctx.save_for_backward(x, weight, gamma, beta, mean, var, bank, kernel, inv_std, scale, shift)
+        ctx.save_for_backward(x, weight, gamma, beta, mean, var, bank, kernel)
         ctx.geometry, ctx.eps = geometry, eps
         return F.conv2d(x, kernel, conv_bias, stride, padding, dilation, groups)
 
     @staticmethod
     def backward(ctx, grad_out):  # type: ignore[override]
-        x, weight, gamma, beta, mean, var, bank, kernel, inv_std, scale, shift = ctx.saved_tensors
+        x, weight, gamma, beta, mean, var, bank, kernel = ctx.saved_tensors
         stride, padding, dilation, groups = ctx.geometry
-        if torch.is_grad_enabled():  # double backward: rebuild the fold from the inputs, recorded
-            scale, shift, inv_std = _bn_affine(mean, var, gamma, beta, ctx.eps)
+        scale, shift, inv_std = _bn_affine(mean, var, gamma, beta, ctx.eps)  # per spectral map: cheap
+        if torch.is_grad_enabled():  # double backward: rebuild the kernel from the inputs, recorded
             kernel, _ = _fold_affine(weight, None, scale, shift, groups, bank)
         need = ctx.needs_input_grad
         need_kernel = need[1] or need[3] or need[6]  # weight, gamma, var act through the kernel
@@ -574,7 +566,6 @@ class HarmonicConv2d(nn.Module):
         if not self._uses_batch_statistics():
             return bn.running_mean, bn.running_var  # type: ignore[return-value]
         mean, var, count = self.spectral_statistics(x)
-        _check_batch_values(count, x)
         if bn.training and bn.track_running_stats and bn.running_mean is not None:
             factor = 0.0 if bn.momentum is None else bn.momentum
             if bn.num_batches_tracked is not None:
@@ -672,8 +663,6 @@ class HarmonicConv2d(nn.Module):
         pad = self._padding_lrtb()
         h_out, w_out = _output_size(x.shape[-2:], k, self.stride, self.dilation, pad)
         rows = x.shape[0] * h_out * w_out
-        if self._uses_batch_statistics():
-            _check_batch_values(rows, x)
         if any(pad):
             x = F.pad(x, pad)
         (sh, sw), (dh, dw) = self.stride, self.dilation
@@ -703,11 +692,15 @@ class HarmonicConv2d(nn.Module):
                 cached = self._conv_parameters(x)
                 self._cache = (key, cached, self._eps())
             return F.conv2d(x, *cached, self.stride, self.padding, self.dilation, self.groups)
+        if self._uses_batch_statistics() and self._output_positions(x) < 2:  # both forms, as nn.BatchNorm2d
+            raise ValueError(
+                f"spectral BN needs more than 1 value per channel when training; got input {tuple(x.shape)}"
+            )
         if self._use_patch_form(x):
             return self.patch_forward(x)
         bn = self.bn
-        padding = self._symmetric_padding()
-        if bn is None or padding is None or x.dim() != 4 or torch.is_autocast_enabled(x.device.type):
+        padding = None if bn is None else self._symmetric_padding()
+        if padding is None or x.dim() != 4 or torch.is_autocast_enabled(x.device.type):
             kernel, bias = self._conv_parameters(x)  # autograd records the merge and the fold
             return F.conv2d(x, kernel, bias, self.stride, self.padding, self.dilation, self.groups)
         mean, var = self._batch_norm_statistics(x)
