@@ -7,6 +7,13 @@ PROFILE     ?= quick
 TORCH_SPEC  ?= torch==2.14.1 torchvision==0.29.1
 MATHJAX     := mathjax@3.2.2
 MATHJAX_JS  := book/_static/mathjax/tex-svg.js
+# Data kept beside the clone (the project's machines hold MNIST in ../shared/data, torchvision's layout)
+# is used when $HARMONIC_DATA is not set; otherwise the package's own default (~/.cache/harmonic, download).
+ifeq ($(origin HARMONIC_DATA),undefined)
+ifneq ($(wildcard ../shared/data/MNIST/raw),)
+export HARMONIC_DATA := $(abspath ../shared/data)
+endif
+endif
 
 .PHONY: book test setup mathjax notebooks paper bench clean
 
