@@ -47,6 +47,9 @@ from __future__ import annotations
 import argparse
 import copy
 import ctypes
+import contextlib
+import json
+import math
 import statistics
 import time
 from collections.abc import Callable
@@ -56,6 +59,7 @@ from torch import nn
 
 from harmonic.layers import HarmonicConv2d
 from harmonic.models import resnet50, wrn
+from harmonic.results import atomic_write_text, provenance
 
 # (in_channels, out_channels, spatial size, batch); the stem shape is 3 -> 16. The first four are
 # issue #3's; the last is a deep layer of ResNet-50 on 64x64 inputs (its fourth stage at batch 2).
@@ -63,6 +67,7 @@ LAYER_SHAPES = [(16, 16, 32, 64), (64, 64, 32, 32), (160, 160, 16, 16), (3, 16, 
 # Targets of issue #3 (ratio to nn.Conv2d / to the plain network).
 TARGETS = {"merged": 1.05, "sbn-eval": 1.05, "network": 1.05}
 STEM_SBN_TRAIN_TARGET = 2.0
+CUDA_SAMPLE_S = 0.02  # seconds of GPU work per timed sample on CUDA (see Clock)
 
 Step = Callable[[], None]
 Row = tuple[str, str, str, float, float, float, "float | None"]
@@ -92,22 +97,40 @@ def keep_freed_memory() -> bool:
 
 
 class Clock:
-    """Wall clock (synchronising CUDA) or process CPU time."""
+    """Wall clock (synchronising CUDA) or process CPU time.
+
+    On CUDA a timed sample runs the step ``calls`` times back to back between two
+    synchronisations (set per case by :func:`time_ratios` so that a baseline sample
+    lasts at least :data:`CUDA_SAMPLE_S`): a single small step would time the
+    synchronisation and the host's launch latency, not the GPU's work.
+    """
 
     def __init__(self, kind: str, device: torch.device) -> None:
         if kind == "cpu" and device.type != "cpu":
             raise ValueError(f"--clock cpu only measures CPU devices; got device {device}")
         self.device = device
         self.now = time.process_time if kind == "cpu" else time.perf_counter
+        self.calls = 1
+
+    def _sync(self) -> None:
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
 
     def time(self, step: Step) -> float:
-        if self.device.type == "cuda":
-            torch.cuda.synchronize(self.device)
+        """Seconds per call of ``step`` (mean over the sample's ``calls``)."""
+        self._sync()
         start = self.now()
-        step()
+        for _ in range(self.calls):
+            step()
+        self._sync()
+        return (self.now() - start) / self.calls
+
+    def calibrate(self, step: Step) -> None:
+        """On CUDA, choose ``calls`` so that one sample of ``step`` lasts about CUDA_SAMPLE_S."""
+        self.calls = 1
         if self.device.type == "cuda":
-            torch.cuda.synchronize(self.device)
-        return self.now() - start
+            step()  # warm-up (cuDNN algorithm choice, allocator)
+            self.calls = max(1, min(1000, math.ceil(CUDA_SAMPLE_S / max(self.time(step), 1e-6))))
 
 
 def time_ratios(
@@ -115,6 +138,7 @@ def time_ratios(
 ) -> tuple[float, dict[str, tuple[float, float]]]:
     """Fastest baseline time (s) and, per candidate, (median per-round ratio, ratio of fastest)."""
     steps = list({"baseline": baseline, **candidates}.items())
+    clock.calibrate(baseline)
     times: dict[str, list[float]] = {name: [] for name, _ in steps}
     for round_index in range(warmup + repeats):
         # Rotate the order every round: a step runs measurably slower or faster depending on
@@ -207,19 +231,38 @@ def bench_layers(clock: Clock, repeats: int) -> list[Row]:
     return rows
 
 
-def _network_step(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> Step:
+def _autocast(device: torch.device, amp: bool) -> contextlib.AbstractContextManager:
+    return torch.autocast(device.type, dtype=torch.bfloat16) if amp else contextlib.nullcontext()
+
+
+def _network_step(model: nn.Module, x: torch.Tensor, y: torch.Tensor, amp: bool = False) -> Step:
     optimizer = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9)
     loss_fn = nn.CrossEntropyLoss()
 
     def step() -> None:
         optimizer.zero_grad(set_to_none=True)
-        loss_fn(model(x), y).backward()
+        with _autocast(x.device, amp):
+            loss = loss_fn(model(x), y)
+        loss.backward()
         optimizer.step()
 
     return step
 
 
-def bench_networks(clock: Clock, repeats: int, quick: bool) -> list[Row]:
+def _network_inference(model: nn.Module, x: torch.Tensor, amp: bool = False) -> Step:
+    def step() -> None:
+        with torch.no_grad(), _autocast(x.device, amp):
+            model(x)
+
+    return step
+
+
+def bench_networks(clock: Clock, repeats: int, quick: bool, amp: bool = False) -> list[Row]:
+    """Plain vs harmonic networks, one SGD step and an eval forward (bfloat16 autocast if ``amp``).
+
+    On CUDA two cases at the papers' training sizes follow the small ones:
+    WRN-28-10 on 128 CIFAR-sized images and ResNet-50 on 64 images of 224x224.
+    """
     device = clock.device
 
     def wrn_16_4(harmonic: str | None) -> nn.Module:
@@ -228,9 +271,14 @@ def bench_networks(clock: Clock, repeats: int, quick: bool) -> list[Row]:
     def resnet_50(harmonic: str | None) -> nn.Module:
         return resnet50(num_classes=1000, harmonic=harmonic)
 
+    def wrn_28_10(harmonic: str | None) -> nn.Module:
+        return wrn(depth=28, widen_factor=10, harmonic=harmonic)
+
     cases = [("WRN-16-4", wrn_16_4, 8 if quick else 32, 32), ("ResNet-50", resnet_50, 2, 64)]
     if not quick:  # merging kernels costs per step, not per image: larger batches amortise it
         cases.append(("ResNet-50", resnet_50, 16, 64))
+    if device.type == "cuda" and not quick:
+        cases += [("WRN-28-10", wrn_28_10, 128, 32), ("ResNet-50", resnet_50, 64, 224)]
     rows: list[Row] = []
     for name, build, batch, size in cases:
         torch.manual_seed(0)
@@ -239,15 +287,34 @@ def bench_networks(clock: Clock, repeats: int, quick: bool) -> list[Row]:
         harm_merged = with_form(copy.deepcopy(harm), "merged")
         x = torch.randn(batch, 3, size, size, device=device)
         y = torch.randint(0, 10, (batch,), device=device)
-        label = f"{name} {batch}x3x{size}x{size}"
-        candidates = {"Harm-net": _network_step(harm, x, y), "Harm-net merged": _network_step(harm_merged, x, y)}
-        base, ratios = time_ratios(clock, _network_step(plain, x, y), candidates, repeats)
+        label = f"{name} {batch}x3x{size}x{size}" + (" bf16" if amp else "")
+        candidates = {
+            "Harm-net": _network_step(harm, x, y, amp),
+            "Harm-net merged": _network_step(harm_merged, x, y, amp),
+        }
+        base, ratios = time_ratios(clock, _network_step(plain, x, y, amp), candidates, repeats)
         rows += [(label, "train step", form, base * 1e3, *ratios[form], TARGETS["network"]) for form in candidates]
         plain.eval()
         harm.eval()
-        base, ratios = time_ratios(clock, _inference(plain, x), {"Harm-net": _inference(harm, x)}, repeats)
+        base, ratios = time_ratios(
+            clock, _network_inference(plain, x, amp), {"Harm-net": _network_inference(harm, x, amp)}, repeats
+        )
         rows.append((label, "inference", "Harm-net", base * 1e3, *ratios["Harm-net"], TARGETS["network"]))
+        del plain, harm, harm_merged, candidates
+        if device.type == "cuda":
+            torch.cuda.empty_cache()
     return rows
+
+
+def save_json(path: str, tables: list[dict], args: argparse.Namespace) -> None:
+    """Every table with the run's provenance (commit, versions, hardware, arguments), atomically."""
+    settings = {
+        "cudnn_benchmark": torch.backends.cudnn.benchmark,
+        "cudnn_allow_tf32": torch.backends.cudnn.allow_tf32,
+        "matmul_allow_tf32": torch.backends.cuda.matmul.allow_tf32,
+    }
+    record = {"provenance": provenance({**vars(args), **settings}, seed=0, device=args.device), "tables": tables}
+    atomic_write_text(path, json.dumps(record, indent=1) + "\n")
 
 
 def print_table(title: str, rows: list[Row]) -> None:
@@ -269,10 +336,14 @@ def main() -> None:
     parser.add_argument("--clock", choices=("wall", "cpu"), default="wall", help="cpu: process CPU time")
     parser.add_argument("--part", choices=("all", "layers", "networks"), default="all", help="what to time")
     parser.add_argument("--glibc-malloc", action="store_true", help="keep glibc's default malloc settings")
+    parser.add_argument("--amp", action="store_true", help="networks in bfloat16 autocast (as GPU training runs)")
+    parser.add_argument("--cudnn-benchmark", action="store_true", help="let cuDNN time its algorithms per shape")
+    parser.add_argument("--json", metavar="PATH", help="also write the tables and the run's provenance here")
     args = parser.parse_args()
     tuned = not args.glibc_malloc and keep_freed_memory()
     if args.threads:
         torch.set_num_threads(args.threads)
+    torch.backends.cudnn.benchmark = args.cudnn_benchmark
     if args.device == "all":
         devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
     else:
@@ -281,16 +352,32 @@ def main() -> None:
         f"torch {torch.__version__}, {torch.get_num_threads()} CPU thread(s), clock: {args.clock}, "
         f"malloc: {'freed blocks kept (mallopt)' if tuned else 'default'}"
     )
+    if torch.cuda.is_available():
+        print(
+            f"CUDA {torch.version.cuda}, cuDNN {torch.backends.cudnn.version()}, cudnn.benchmark "
+            f"{torch.backends.cudnn.benchmark}, TF32 conv {torch.backends.cudnn.allow_tf32} "
+            f"matmul {torch.backends.cuda.matmul.allow_tf32}"
+        )
     print("ratio = time of the harmonic form / time of nn.Conv2d (networks: / plain network)")
+    tables: list[dict] = []
     for name in devices:
         device = torch.device(name)
         clock = Clock(args.clock if device.type == "cpu" else "wall", device)
-        repeats = args.repeats or (5 if args.quick else 15) * (1 if device.type == "cpu" else 4)
+        repeats = args.repeats or (5 if args.quick else 15) * (1 if device.type == "cpu" else 2)
         title = f"[{device}" + (f" {torch.cuda.get_device_name(device)}]" if device.type == "cuda" else "]")
+        parts = []
         if args.part in ("all", "layers"):
-            print_table(f"{title} single layers, {repeats} rounds", bench_layers(clock, repeats))
+            parts.append((f"{title} single layers, {repeats} rounds", bench_layers(clock, repeats)))
         if args.part in ("all", "networks"):
-            print_table(f"{title} networks, {repeats} rounds", bench_networks(clock, repeats, args.quick))
+            amp = " bf16 autocast" if args.amp else ""
+            parts.append((f"{title} networks{amp}, {repeats} rounds",
+                          bench_networks(clock, repeats, args.quick, args.amp)))
+        for table_title, rows in parts:
+            print_table(table_title, rows)
+            keys = ("case", "timing", "form", "base_ms", "median", "fastest", "target")
+            tables.append({"title": table_title, "rows": [dict(zip(keys, row, strict=True)) for row in rows]})
+            if args.json:  # after every table: an interrupted run keeps what it measured
+                save_json(args.json, tables, args)
 
 
 if __name__ == "__main__":

@@ -77,6 +77,10 @@ def _git_commit() -> dict[str, Any]:
     if commit is not None:
         status = git("status", "--porcelain", "--untracked-files=no")
         dirty = bool(status) if status is not None else None
+    elif os.environ.get("HARMONIC_GIT_COMMIT"):
+        # a copy of a checkout without .git (e.g. a tree sent to a GPU machine): the commit it
+        # was copied from, as the caller states it; whether the copy was clean is unknown
+        return {"commit": os.environ["HARMONIC_GIT_COMMIT"], "dirty": None, "source": "HARMONIC_GIT_COMMIT"}
     return {"commit": commit, "dirty": dirty}
 
 

@@ -21,6 +21,22 @@ def _mnist_root() -> Path | None:
     return None
 
 
+_DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA"))]
+
+
+@pytest.fixture(params=_DEVICES)
+def device(request, monkeypatch) -> torch.device:
+    """Each device a test should pass on: the CPU, and CUDA where present (skipped elsewhere).
+
+    On CUDA, TF32 is switched off for the test (float32 convolutions and matrix products
+    would otherwise round to ~1e-3 there and tests compare forms to much less).
+    """
+    if request.param == "cuda":
+        monkeypatch.setattr(torch.backends.cudnn, "allow_tf32", False)
+        monkeypatch.setattr(torch.backends.cuda.matmul, "allow_tf32", False)
+    return torch.device(request.param)
+
+
 @pytest.fixture(scope="session")
 def mnist_root() -> Path:
     """Root with the real MNIST raw files ($HARMONIC_DATA or ../shared/data); skip if absent."""

@@ -56,10 +56,10 @@ def test_convert_preserves_outputs_in_eval_mode():
     torch.testing.assert_close(model(x), expected, rtol=1e-10, atol=1e-10)
 
 
-def test_torchvision_resnet50_conversion_is_exact_and_truncation_is_not():
+def test_torchvision_resnet50_conversion_is_exact_and_truncation_is_not(device):
     torch.manual_seed(0)
-    original = torchvision.models.resnet50().eval()
-    x = torch.randn(1, 3, 64, 64)
+    original = torchvision.models.resnet50().eval().to(device)
+    x = torch.randn(1, 3, 64, 64).to(device)
     with torch.no_grad():
         expected = original(x)
     model = harmonize(copy.deepcopy(original), convert=True)

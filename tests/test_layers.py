@@ -23,9 +23,9 @@ GEOMETRIES = [
 ]
 
 
-def _input(channels, size=9, batch=3, seed=0, dtype=F64, requires_grad=False):
+def _input(channels, size=9, batch=3, seed=0, dtype=F64, requires_grad=False, device="cpu"):
     generator = torch.Generator().manual_seed(seed)
-    x = torch.randn(batch, channels, size, size, generator=generator, dtype=dtype)
+    x = torch.randn(batch, channels, size, size, generator=generator, dtype=dtype).to(device)
     return x.requires_grad_(requires_grad)
 
 
@@ -86,10 +86,10 @@ def test_truncated_conversion_is_the_least_squares_projection():
 
 
 @pytest.mark.parametrize("geometry", GEOMETRIES)
-def test_merged_equals_explicit_without_bn(geometry):
+def test_merged_equals_explicit_without_bn(geometry, device):
     torch.manual_seed(0)
-    layer = HarmonicConv2d(**geometry, level=3).double()
-    x = _input(geometry["in_channels"])
+    layer = HarmonicConv2d(**geometry, level=3).double().to(device)
+    x = _input(geometry["in_channels"], device=device)
     torch.testing.assert_close(layer(x), layer.explicit_forward(x), rtol=1e-10, atol=1e-10)
 
 
@@ -113,13 +113,14 @@ def test_filters_are_a_buffer_not_a_parameter():
 
 
 @pytest.mark.parametrize("geometry", GEOMETRIES[:5])
-def test_spectral_bn_training_matches_explicit_form_with_gradients(geometry):
+def test_spectral_bn_training_matches_explicit_form_with_gradients(geometry, device):
     torch.manual_seed(0)
     layer = HarmonicConv2d(**geometry, level=3, spectral_bn=True).double().train()
     _randomise_bn(layer)
+    layer.to(device)
     reference = copy.deepcopy(layer)
     for step in range(3):  # several steps: running statistics must agree too
-        x = _input(geometry["in_channels"], seed=step, requires_grad=True)
+        x = _input(geometry["in_channels"], seed=step, requires_grad=True, device=device)
         fast, slow = layer(x), reference.explicit_forward(x)
         torch.testing.assert_close(fast, slow, rtol=1e-9, atol=1e-9)
         grad_out = torch.randn_like(fast)
@@ -190,15 +191,16 @@ def test_spectral_statistics_gradcheck():
     assert torch.autograd.gradcheck(statistics, (x,))
 
 
-def test_spectral_bn_eval_folds_running_statistics():
+def test_spectral_bn_eval_folds_running_statistics(device):
     torch.manual_seed(0)
     layer = HarmonicConv2d(4, 6, 3, padding=1, groups=2, spectral_bn=True).double()
     _randomise_bn(layer)
+    layer.to(device)
     for step in range(3):
-        layer(_input(4, seed=step) * 2 + 1)
+        layer(_input(4, seed=step, device=device) * 2 + 1)
     assert layer.bn.running_var.min() < 0.9  # running stats are not the initial ones
     layer.eval()
-    x = _input(4, seed=10, requires_grad=True)
+    x = _input(4, seed=10, requires_grad=True, device=device)
     folded = layer(x)
     explicit = layer.explicit_forward(x)
     torch.testing.assert_close(folded, explicit, rtol=1e-10, atol=1e-10)
@@ -221,7 +223,7 @@ def _functional(layer):
 
 
 @pytest.mark.parametrize("mode", ["train", "eval"])
-def test_folded_spectral_bn_gradcheck(mode, monkeypatch):
+def test_folded_spectral_bn_gradcheck(mode, monkeypatch, device):
     """The folded conv's hand-written backward, for every input and parameter (and, in eval
     mode, its own derivative: the statistics are constants there, so gradgradcheck applies)."""
     torch.manual_seed(0)
@@ -229,33 +231,35 @@ def test_folded_spectral_bn_gradcheck(mode, monkeypatch):
     _randomise_bn(layer)
     layer.bn.running_mean.uniform_(-1, 1)
     layer.bn.running_var.uniform_(0.5, 2)
+    layer.to(device)
     layer.compute_form = "merged"
     layer.train(mode == "train")
     # gradcheck perturbs inputs through .data (no version bump): keep the eval cache out of it
     monkeypatch.setattr(layer, "_cache_key", lambda: None)
     call, params = _functional(layer)
-    x = _input(4, size=5, batch=2, requires_grad=True)
+    x = _input(4, size=5, batch=2, requires_grad=True, device=device)
     assert torch.autograd.gradcheck(call, (x, *params))
     if mode == "eval":
         assert torch.autograd.gradgradcheck(call, (x, *params))
 
 
-def test_folded_spectral_bn_without_affine_and_under_autocast():
+def test_folded_spectral_bn_without_affine_and_under_autocast(device):
     torch.manual_seed(0)
     layer = HarmonicConv2d(3, 4, 3, padding=1, spectral_bn=True).double()
     layer.bn = nn.BatchNorm2d(layer.bn.num_features, affine=False).double()
+    layer.to(device)
     reference = copy.deepcopy(layer)
-    x = _input(3, requires_grad=True)
+    x = _input(3, requires_grad=True, device=device)
     fast, slow = layer(x), reference.explicit_forward(x)
     torch.testing.assert_close(fast, slow, rtol=1e-10, atol=1e-10)
     grads = [torch.autograd.grad(out.sum(), [x, m.weight, m.bias]) for out, m in ((fast, layer), (slow, reference))]
     for a, b in zip(*grads, strict=True):
         torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-10)
     # autocast takes the recorded fold (the conv runs in bfloat16): close to float32
-    layer = HarmonicConv2d(3, 4, 3, padding=1, spectral_bn=True)
-    x = torch.randn(2, 3, 8, 8)
+    layer = HarmonicConv2d(3, 4, 3, padding=1, spectral_bn=True).to(device)
+    x = torch.randn(2, 3, 8, 8, device=device)
     expected = layer(x)
-    with torch.autocast("cpu", dtype=torch.bfloat16):
+    with torch.autocast(device.type, dtype=torch.bfloat16):
         low = layer(x)
     assert low.dtype == torch.bfloat16
     torch.testing.assert_close(low.float(), expected, rtol=0.05, atol=0.05)
@@ -311,6 +315,48 @@ def test_state_dict_round_trip():
         "filters", "weight", "bias", "bn.weight", "bn.bias",
         "bn.running_mean", "bn.running_var", "bn.num_batches_tracked",
     }  # fmt: skip
+
+
+@pytest.mark.parametrize("form", ["merged", "patch", "sbn-train", "sbn-eval"])
+def test_low_precision_forward_and_backward(form, device):
+    """Every form runs in the half-precision types the device's convolutions support, keeps the
+    input's dtype and stays close to float64 (rounding of 8- or 11-bit mantissas only)."""
+    dtypes = [torch.bfloat16] + ([torch.float16] if device.type == "cuda" else [])
+    torch.manual_seed(0)
+    reference = HarmonicConv2d(8, 6, 3, padding=1, spectral_bn=form.startswith("sbn")).double()
+    if reference.bn is not None:
+        _randomise_bn(reference)
+        reference.bn.running_var.uniform_(0.5, 2)
+    reference.compute_form = "patch" if form == "patch" else "merged"
+    reference.train(form != "sbn-eval")
+    x64 = _input(8, size=6, batch=4, device=device)
+    for dtype in dtypes:
+        layer = copy.deepcopy(reference).to(device=device, dtype=dtype)
+        x = x64.to(dtype).requires_grad_()
+        out = layer(x)
+        out.float().square().sum().backward()
+        assert out.dtype == dtype and x.grad.dtype == dtype and layer.weight.grad.dtype == dtype
+        assert torch.isfinite(x.grad).all() and torch.isfinite(layer.weight.grad).all()
+        expected = copy.deepcopy(reference).to(device)(x64)
+        scale = expected.abs().max().item()
+        torch.testing.assert_close(out.double(), expected, rtol=0.05, atol=0.03 * scale)
+
+
+def test_state_dict_moves_between_devices(device):
+    """Saved on the device, loaded on the CPU (map_location) and back: same outputs."""
+    torch.manual_seed(0)
+    layer = HarmonicConv2d(4, 6, 3, padding=1, level=3, spectral_bn=True).double().to(device)
+    layer(_input(4, device=device))
+    buffer = io.BytesIO()
+    torch.save(layer.state_dict(), buffer)
+    buffer.seek(0)
+    on_cpu = HarmonicConv2d(4, 6, 3, padding=1, level=3, spectral_bn=True).double()
+    on_cpu.load_state_dict(torch.load(buffer, map_location="cpu"))
+    assert on_cpu.filters.device.type == "cpu"
+    layer.eval()
+    on_cpu.eval()
+    x = _input(4, seed=5)
+    torch.testing.assert_close(on_cpu(x), layer(x.to(device)).cpu(), rtol=1e-10, atol=1e-10)
 
 
 def test_filters_follow_dtype():
@@ -382,16 +428,17 @@ def test_bad_conversions_and_inputs():
 @pytest.mark.filterwarnings("ignore:Using padding='same' with even kernel")
 @pytest.mark.parametrize("level", [None, 2])
 @pytest.mark.parametrize("geometry", GEOMETRIES)
-def test_patch_form_equals_merged_form_with_gradients(geometry, level):
+def test_patch_form_equals_merged_form_with_gradients(geometry, level, device):
     torch.manual_seed(0)
-    layer = HarmonicConv2d(**geometry, level=level).double()
+    layer = HarmonicConv2d(**geometry, level=level).double().to(device)
     params = [p for p in (layer.weight, layer.bias) if p is not None]
     results = {}
     for form in ("merged", "patch"):
         layer.compute_form = form
-        x = _input(geometry["in_channels"], requires_grad=True)
+        x = _input(geometry["in_channels"], requires_grad=True, device=device)
         out = layer(x)
-        grads = torch.autograd.grad((out * torch.linspace(-1, 1, out.numel(), dtype=F64).reshape(out.shape)).sum(),
+        ramp = torch.linspace(-1, 1, out.numel(), dtype=F64, device=device).reshape(out.shape)
+        grads = torch.autograd.grad((out * ramp).sum(),
                                     [x, *params])
         results[form] = (out, *grads)
     for merged, patch in zip(results["merged"], results["patch"], strict=True):
@@ -440,7 +487,7 @@ def test_auto_form_keeps_the_cached_kernel_and_applies_to_spectral_bn(monkeypatc
 @pytest.mark.filterwarnings("ignore:Using padding='same' with even kernel")
 @pytest.mark.parametrize("mode", ["train", "eval"])
 @pytest.mark.parametrize("geometry", GEOMETRIES[:5])
-def test_spectral_bn_patch_form_matches_explicit_form(geometry, mode):
+def test_spectral_bn_patch_form_matches_explicit_form(geometry, mode, device):
     torch.manual_seed(0)
     layer = HarmonicConv2d(**geometry, level=3, spectral_bn=True).double()
     _randomise_bn(layer)
@@ -448,9 +495,10 @@ def test_spectral_bn_patch_form_matches_explicit_form(geometry, mode):
     layer.bn.running_var.uniform_(0.5, 2)
     layer.compute_form = "patch"
     layer.train(mode == "train")
+    layer.to(device)
     reference = copy.deepcopy(layer)
     for step in range(2):
-        x = _input(geometry["in_channels"], seed=step, requires_grad=True)
+        x = _input(geometry["in_channels"], seed=step, requires_grad=True, device=device)
         fast, slow = layer(x), reference.explicit_forward(x)
         torch.testing.assert_close(fast, slow, rtol=1e-10, atol=1e-10)
         grad_out = torch.randn_like(fast)

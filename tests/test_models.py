@@ -68,6 +68,31 @@ def test_harm_wrn_structure_and_forward():
         assert model(x).shape == (4, 10)
 
 
+@pytest.mark.parametrize("builder", ["wrn", "resnet50"])
+def test_harmonic_network_train_step_under_autocast(builder, device):
+    """One SGD step of a harmonic network in bfloat16 autocast (how GPU training runs it):
+    finite loss and gradients, every parameter updated, running statistics moved."""
+    torch.manual_seed(0)
+    if builder == "wrn":
+        model, size = wrn(depth=10, widen_factor=2, harmonic="all", level=(None, 3, 2)), 32
+    else:
+        model, size = resnet50(num_classes=10, harmonic="all", level=(None, None, 3, 2)), 64
+    model.to(device).train()
+    before = {name: p.detach().clone() for name, p in model.named_parameters()}
+    stem_mean = model.conv1.bn.running_mean.clone()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    x, y = torch.randn(4, 3, size, size, device=device), torch.randint(0, 10, (4,), device=device)
+    with torch.autocast(device.type, dtype=torch.bfloat16):
+        loss = nn.functional.cross_entropy(model(x), y)
+    loss.backward()
+    assert torch.isfinite(loss)
+    assert all(torch.isfinite(p.grad).all() for p in model.parameters())
+    optimizer.step()
+    unchanged = [name for name, p in model.named_parameters() if torch.equal(p, before[name])]
+    assert unchanged == []
+    assert not torch.equal(model.conv1.bn.running_mean, stem_mean)
+
+
 def test_harm1_and_plain_wrn():
     model = wrn(depth=10, widen_factor=1, harmonic="stem")
     assert [r.name for r in harmonize_report(model)] == ["conv1"]

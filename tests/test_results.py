@@ -80,3 +80,14 @@ def test_provenance_overview_groups_runs_by_folder_and_environment(tmp_path):
     assert rows[("study", "1" * 10)].runs == 2 and rows[("study", "1" * 10)].seconds == 22.0
     assert rows[("study", "1" * 10)].first_started < rows[("study", "1" * 10)].last_started
     assert report.provenance_overview(report.provenance_summary([tmp_path / "none"])).empty
+
+
+def test_commit_of_a_copy_without_git_comes_from_the_environment(monkeypatch):
+    def no_git(*args, **kwargs):
+        raise OSError("git: not found")
+
+    monkeypatch.setattr(results.subprocess, "run", no_git)
+    monkeypatch.delenv("HARMONIC_GIT_COMMIT", raising=False)
+    assert results._git_commit() == {"commit": None, "dirty": None}
+    monkeypatch.setenv("HARMONIC_GIT_COMMIT", "abc123")
+    assert results._git_commit() == {"commit": "abc123", "dirty": None, "source": "HARMONIC_GIT_COMMIT"}
