@@ -347,6 +347,23 @@ class _SpectralMoments(torch.autograd.Function):
         return grad_x.transpose(0, 1), None, None, None, None, None
 
 
+def _map_statistics(
+    x: Tensor, bank: Tensor, k: int, stride: tuple[int, int], dilation: tuple[int, int], pad: tuple[int, int, int, int]
+) -> tuple[Tensor, Tensor]:
+    """Batch mean and biased variance of the spectral maps ``psi_f * x_c`` (eq. 1), computed
+    from the maps themselves: one depthwise convolution with the bank and one reduction,
+    differentiated by autograd. Shapes ``(C, n)``, as :class:`_SpectralMoments` returns.
+
+    The same statistics as the patch moments, with the ``n``-times larger maps held for
+    the step; on CUDA these are a few kernels where the moments take several per chunk.
+    """
+    channels, n = x.shape[1], bank.shape[0]
+    weight = bank.reshape(1, n, k, k).expand(channels, n, k, k).reshape(channels * n, 1, k, k)
+    maps = F.conv2d(F.pad(x, pad), weight, None, stride, 0, dilation, channels)
+    var, mean = torch.var_mean(maps, dim=(0, 2, 3), correction=0)
+    return mean.reshape(channels, n), var.reshape(channels, n)
+
+
 def _square_kernel_size(kernel_size: object) -> int:
     kh, kw = _pair(kernel_size, "kernel_size", 1)
     if kh != kw:
@@ -545,11 +562,15 @@ class HarmonicConv2d(nn.Module):
         over all patches ``P`` the convolution sees (zero padding included),
         in at least float32 with autocast off. Differentiable in ``x`` (once),
         with a hand-written backward that also avoids the spectral maps.
+        On CUDA they come from the spectral maps instead (:func:`_map_statistics`:
+        a depthwise convolution and a reduction, where the chunked moments launch
+        many small kernels).
         """
         compute_dtype = torch.promote_types(x.dtype, torch.float32)
+        statistics = _SpectralMoments.apply if x.device.type == "cpu" else _map_statistics
         with torch.autocast(device_type=x.device.type, enabled=False):
             bank = self._bank(compute_dtype)
-            mean, var = _SpectralMoments.apply(
+            mean, var = statistics(
                 x.to(compute_dtype),
                 bank,
                 self.kernel_size[0],

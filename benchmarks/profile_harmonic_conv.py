@@ -1,0 +1,79 @@
+"""Where one training step of a harmonic block spends its time: torch.profiler's table per form.
+
+For a layer shape of the speed benchmark (``bench_harmonic_conv.py``), one
+forward + backward of ``nn.Conv2d`` and of the chosen forms of
+:class:`harmonic.layers.HarmonicConv2d`, profiled over a few steps after a
+warm-up. Prints, per form, the operators sorted by self device time (CUDA) or
+self CPU time, and the number of operator calls per step: on a GPU small layers
+are bound by launches, and that count is what the forms differ in.
+
+    python benchmarks/profile_harmonic_conv.py --device cuda --shape 64 64 32 32 --forms merged sbn-train
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+
+import torch
+from torch import nn
+from torch.profiler import ProfilerActivity, profile
+
+from harmonic.layers import HarmonicConv2d
+
+FORMS = ("conv", "merged", "patch", "two-stage", "sbn-train", "sbn-train-explicit", "sbn-eval")
+
+
+def _module(form: str, conv: nn.Conv2d) -> tuple[nn.Module, object]:
+    """The module for ``form`` and the callable a step runs (its forward or explicit form)."""
+    if form == "conv":
+        return conv, conv
+    layer = HarmonicConv2d.from_conv(conv, spectral_bn=form.startswith("sbn"))
+    if form in ("merged", "patch"):
+        layer.compute_form = form
+    if form == "sbn-eval":
+        layer.eval()
+    explicit = form in ("two-stage", "sbn-train-explicit")
+    return layer, layer.explicit_forward if explicit else layer
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--shape", type=int, nargs=4, default=(64, 64, 32, 32), metavar=("IN", "OUT", "SIZE", "BATCH"))
+    parser.add_argument("--forms", nargs="+", default=list(FORMS), choices=FORMS)
+    parser.add_argument("--steps", type=int, default=5)
+    parser.add_argument("--rows", type=int, default=12, help="operators listed per form")
+    args = parser.parse_args()
+    device = torch.device(args.device)
+    c_in, c_out, size, batch = args.shape
+    torch.manual_seed(0)
+    base = nn.Conv2d(c_in, c_out, 3, padding=1, bias=False).to(device)
+    x = torch.randn(batch, c_in, size, size, device=device, requires_grad=c_in != 3)
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.type == "cuda" else [])
+    sort_by = "self_cuda_time_total" if device.type == "cuda" else "self_cpu_time_total"
+    for form in args.forms:
+        _, forward = _module(form, copy.deepcopy(base))
+
+        def step() -> None:
+            out = forward(x)
+            out.backward(torch.ones_like(out))
+
+        for _ in range(3):
+            step()
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        with profile(activities=activities) as prof:
+            for _ in range(args.steps):
+                step()
+            if device.type == "cuda":
+                torch.cuda.synchronize(device)
+        events = prof.key_averages()
+        calls = sum(e.count for e in events if not e.key.startswith(("cuda", "Memcpy", "Memset"))) / args.steps
+        print(f"\n== {form}: {c_in}->{c_out} {size}x{size} b{batch} on {device}, "
+              f"{calls:.0f} profiled calls per step (operators and kernels)")
+        print(events.table(sort_by=sort_by, row_limit=args.rows))
+
+
+if __name__ == "__main__":
+    main()
