@@ -105,12 +105,15 @@ class Clock:
     synchronisation and the host's launch latency, not the GPU's work.
     """
 
-    def __init__(self, kind: str, device: torch.device) -> None:
+    def __init__(self, kind: str, device: torch.device, graphs: bool = False) -> None:
         if kind == "cpu" and device.type != "cpu":
             raise ValueError(f"--clock cpu only measures CPU devices; got device {device}")
+        if graphs and device.type != "cuda":
+            raise ValueError(f"--cuda-graphs needs a CUDA device; got device {device}")
         self.device = device
         self.now = time.process_time if kind == "cpu" else time.perf_counter
         self.calls = 1
+        self.graphs = graphs
 
     def _sync(self) -> None:
         if self.device.type == "cuda":
@@ -133,11 +136,30 @@ class Clock:
             self.calls = max(1, min(1000, math.ceil(CUDA_SAMPLE_S / max(self.time(step), 1e-6))))
 
 
+def cuda_graph(step: Step, device: torch.device) -> Step:
+    """``step`` captured once in a CUDA graph (after a warm-up on a side stream): its replay
+    launches the same kernels without the host's Python and dispatch work, so the timing
+    measures the GPU's work alone."""
+    side = torch.cuda.Stream(device)
+    side.wait_stream(torch.cuda.current_stream(device))
+    with torch.cuda.stream(side):
+        for _ in range(3):
+            step()
+    torch.cuda.current_stream(device).wait_stream(side)
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        step()
+    return graph.replay
+
+
 def time_ratios(
     clock: Clock, baseline: Step, candidates: dict[str, Step], repeats: int, warmup: int = 2
 ) -> tuple[float, dict[str, tuple[float, float]]]:
     """Fastest baseline time (s) and, per candidate, (median per-round ratio, ratio of fastest)."""
     steps = list({"baseline": baseline, **candidates}.items())
+    if clock.graphs:
+        steps = [(name, cuda_graph(step, clock.device)) for name, step in steps]
+        baseline = steps[0][1]
     clock.calibrate(baseline)
     times: dict[str, list[float]] = {name: [] for name, _ in steps}
     for round_index in range(warmup + repeats):
@@ -232,7 +254,8 @@ def bench_layers(clock: Clock, repeats: int) -> list[Row]:
 
 
 def _autocast(device: torch.device, amp: bool) -> contextlib.AbstractContextManager:
-    return torch.autocast(device.type, dtype=torch.bfloat16) if amp else contextlib.nullcontext()
+    # no weight-cast cache: it is not allowed in CUDA graph capture, and a step casts each weight once
+    return torch.autocast(device.type, dtype=torch.bfloat16, cache_enabled=False) if amp else contextlib.nullcontext()
 
 
 def _network_step(model: nn.Module, x: torch.Tensor, y: torch.Tensor, amp: bool = False) -> Step:
@@ -339,6 +362,8 @@ def main() -> None:
     parser.add_argument("--amp", action="store_true", help="networks in bfloat16 autocast (as GPU training runs)")
     parser.add_argument("--cudnn-benchmark", action="store_true", help="let cuDNN time its algorithms per shape")
     parser.add_argument("--json", metavar="PATH", help="also write the tables and the run's provenance here")
+    parser.add_argument("--cuda-graphs", action="store_true",
+                        help="on CUDA, time replays of captured steps: the GPU's work without the host's")
     args = parser.parse_args()
     tuned = not args.glibc_malloc and keep_freed_memory()
     if args.threads:
@@ -362,9 +387,11 @@ def main() -> None:
     tables: list[dict] = []
     for name in devices:
         device = torch.device(name)
-        clock = Clock(args.clock if device.type == "cpu" else "wall", device)
+        graphs = args.cuda_graphs and device.type == "cuda"
+        clock = Clock(args.clock if device.type == "cpu" else "wall", device, graphs)
         repeats = args.repeats or (5 if args.quick else 15) * (1 if device.type == "cpu" else 2)
         title = f"[{device}" + (f" {torch.cuda.get_device_name(device)}]" if device.type == "cuda" else "]")
+        title += " CUDA graph replays" if graphs else ""
         parts = []
         if args.part in ("all", "layers"):
             parts.append((f"{title} single layers, {repeats} rounds", bench_layers(clock, repeats)))
