@@ -73,31 +73,13 @@ def _output_size(
 
 
 #: Patch values materialised at a time by the spectral BN statistics (bounds their memory).
-_CHUNK_ELEMENTS = 1 << 20  # patch values per chunk on CPU: a cache-sized working set
-_CUDA_STATISTICS = "moments"  # TEMPORARY measurement knob: "moments" or "maps"
-_CUDA_CHUNK_ELEMENTS = 1 << 26  # on CUDA: few large launches, at most 256 MB of float32 patches
+_CHUNK_ELEMENTS = 1 << 20
 
 
-def _image_chunks(batch: int, per_image: int, device: torch.device) -> list[slice]:
-    """Slices of the batch holding about ``_CHUNK_ELEMENTS`` (CPU) or
-    ``_CUDA_CHUNK_ELEMENTS`` (other devices) patch values each."""
-    budget = _CHUNK_ELEMENTS if device.type == "cpu" else _CUDA_CHUNK_ELEMENTS
-    step = max(1, budget // max(per_image, 1))
+def _image_chunks(batch: int, per_image: int) -> list[slice]:
+    """Slices of the batch holding about ``_CHUNK_ELEMENTS`` patch values each."""
+    step = max(1, _CHUNK_ELEMENTS // max(per_image, 1))
     return [slice(start, start + step) for start in range(0, batch, step)]
-
-
-def _uses_unfold(device: torch.device) -> bool:
-    """Whether patch moments take patches by im2col/col2im kernels (``F.unfold``/``F.fold``,
-    for GPUs: few launches) instead of strided views and super-patches (CPU: less memory
-    traffic and fewer multiply-adds, many small operations)."""
-    return device.type != "cpu"
-
-
-def _unfold_by_channel(images: Tensor, k: int, stride: tuple[int, int], dilation: tuple[int, int]) -> Tensor:
-    """Patches of padded ``images`` ``(C, N, H_pad, W_pad)`` as ``(C, k*k, N * L)`` (im2col, one kernel)."""
-    channels, batch = images.shape[:2]
-    cols = F.unfold(images.transpose(0, 1), k, dilation=dilation, stride=stride)  # (N, C k^2, L)
-    return cols.reshape(batch, channels, k * k, -1).permute(1, 2, 0, 3).reshape(channels, k * k, -1)
 
 
 def _patch_slices(
@@ -157,15 +139,6 @@ def _patch_moments(
     Gram matrix of a patch pair is then the sum over the ``mh * mw`` positions of
     entries of the super-patch Gram matrix. Images are processed in chunks.
     """
-    channels, batch = by_channel.shape[:2]
-    if _uses_unfold(by_channel.device):  # single patches by one im2col kernel per chunk
-        gram = by_channel.new_zeros(channels, k * k, k * k)
-        total = by_channel.new_zeros(channels, k * k)
-        for chunk in _image_chunks(batch, channels * k * k * h_out * w_out, by_channel.device):
-            patches = _unfold_by_channel(by_channel[:, chunk], k, stride, dilation)
-            gram.baddbmm_(patches, patches.transpose(1, 2))
-            total += patches.sum(dim=-1)
-        return total, gram
     (sh, sw), (dh, dw) = stride, dilation
     mh, mw = _super_patch_shape(k, stride, dilation, h_out, w_out)
     rows, cols = _super_patch_offsets(k, sh, dh, mh), _super_patch_offsets(k, sw, dw, mw)
@@ -179,11 +152,12 @@ def _patch_moments(
         ],
         device=by_channel.device,
     )
+    channels, batch = by_channel.shape[:2]
     size = len(rows) * len(cols)
     gh, gw = h_out // mh, w_out // mw
     gram = by_channel.new_zeros(channels, size, size)
     total = by_channel.new_zeros(channels, size)
-    for chunk in _image_chunks(batch, channels * size * gh * gw, by_channel.device):
+    for chunk in _image_chunks(batch, channels * size * gh * gw):
         images = by_channel[:, chunk]
         views = [
             images[:, :, u : u + (gh - 1) * mh * sh + 1 : mh * sh, v : v + (gw - 1) * mw * sw + 1 : mw * sw]
@@ -358,26 +332,15 @@ class _SpectralMoments(torch.autograd.Function):
         constant = (grad_mean @ bank - 2.0 * torch.bmm(quad, patch_mean[:, :, None])[..., 0]) / count
         slices = _patch_slices(k, stride, dilation, h_out, w_out)
         grad_padded = torch.zeros_like(by_channel)
-        on_cpu = not _uses_unfold(x.device)
-        for chunk in _image_chunks(batch, channels * k * k * h_out * w_out, x.device):
+        for chunk in _image_chunks(batch, channels * k * k * h_out * w_out):
             images = by_channel[:, chunk]
-            n_images = images.shape[1]
-            if on_cpu:
-                patches = torch.stack([images[:, :, rows, cols] for rows, cols in slices], dim=1)
-                patches = patches.reshape(channels, k * k, -1)
-            else:
-                patches = _unfold_by_channel(images, k, stride, dilation)
+            patches = torch.stack([images[:, :, rows, cols] for rows, cols in slices], dim=1)
+            patches = patches.reshape(channels, k * k, -1)
             grad = torch.baddbmm(constant[:, :, None], quad, patches, alpha=2.0 / count)
-            if on_cpu:
-                grad = grad.reshape(channels, k * k, n_images, h_out, w_out)
-                target = grad_padded[:, chunk]
-                for tap, (rows, cols) in enumerate(slices):  # col2im by strided views
-                    target[:, :, rows, cols] += grad[:, tap]
-            else:  # col2im in one kernel
-                grad = grad.reshape(channels, k * k, n_images, -1).permute(2, 0, 1, 3)
-                folded = F.fold(grad.reshape(n_images, channels * k * k, -1), grad_padded.shape[-2:], k,
-                                dilation=dilation, stride=stride)
-                grad_padded[:, chunk] += folded.transpose(0, 1)
+            grad = grad.reshape(channels, k * k, images.shape[1], h_out, w_out)
+            target = grad_padded[:, chunk]
+            for tap, (rows, cols) in enumerate(slices):  # col2im
+                target[:, :, rows, cols] += grad[:, tap]
         left, right, top, bottom = pad
         height, width = grad_padded.shape[-2:]
         grad_x = grad_padded[:, :, top : height - bottom, left : width - right]
@@ -604,8 +567,7 @@ class HarmonicConv2d(nn.Module):
         many small kernels).
         """
         compute_dtype = torch.promote_types(x.dtype, torch.float32)
-        maps = x.device.type != "cpu" and _CUDA_STATISTICS == "maps"
-        statistics = _map_statistics if maps else _SpectralMoments.apply
+        statistics = _SpectralMoments.apply if x.device.type == "cpu" else _map_statistics
         with torch.autocast(device_type=x.device.type, enabled=False):
             bank = self._bank(compute_dtype)
             mean, var = statistics(
