@@ -38,7 +38,10 @@ COMPUTE_FORMS: tuple[str, ...] = ("auto", "merged", "patch")
 #: forward+backward timings of single 3x3 layers (64-512 channels, full and lambda=2 banks) on
 #: the 2-core CPU; the deep-layer row of benchmarks/README.md is one of those shapes. With spectral
 #: BN the same rule applies (the patch form then also skips the patch moments; deep-layer row).
-#: The merged convolution stays the choice on CUDA (not measured).
+#: On other devices (CUDA) ``"auto"`` never takes the patch form: on an H100 it measured 1.9-5.7x
+#: a conv step at four of the benchmark's five layer shapes (merged: 1.07-1.22x; CUDA graph
+#: replays; at the fifth, 512->512 on 2x2 inputs, patch 1.05x and merged 1.42x) and, timed
+#: eagerly, 2.3-3.2x at all five (merged 1.45-2.2x).
 PATCH_FORM_RATIO = 4
 
 _IntPair = int | tuple[int, int]
@@ -398,12 +401,17 @@ class HarmonicConv2d(nn.Module):
     (default) takes the patch form on CPU when the merged kernel is not cached
     and the layer has few output positions for its width (deep layers, small
     images or batches; rule: :data:`PATCH_FORM_RATIO`), where it measured faster.
+    On CUDA ``"auto"`` keeps the merged convolution, except for spectral BN in
+    training mode, which runs the literal form (:meth:`explicit_forward`:
+    depthwise conv, cuDNN's batch norm, 1x1 conv): on an H100 that measured
+    faster than the folded form in 7 of 8 shapes timed (benchmarks/README.md).
 
     With BN the merged form is still one ``F.conv2d``: the per-map mean and
     variance are either the running statistics (eval) or the batch statistics
     (training), computed exactly from the input's patch moments
     (``mean_f = psi_f . E[patch]``, ``var_f = psi_f^T Cov[patch] psi_f``)
-    instead of materialising the ``n_filters``-times larger spectral maps;
+    instead of materialising the ``n_filters``-times larger spectral maps
+    (on CUDA, with ``compute_form="merged"``, from the maps themselves);
     BN's scale and shift are then folded into the kernel and bias, in one
     autograd node with a hand-written backward. Running statistics are
     updated as ``nn.BatchNorm2d`` does.
@@ -655,13 +663,17 @@ class HarmonicConv2d(nn.Module):
         left, right, top, bottom = self._padding_lrtb()
         return (top, left) if left == right and top == bottom else None
 
+    def _explicit_on_device(self, x: Tensor) -> bool:
+        """Whether ``"auto"`` runs spectral BN as the literal form (training, not on CPU)."""
+        return self.compute_form == "auto" and x.device.type != "cpu" and x.dim() == 4
+
     def _use_patch_form(self, x: Tensor) -> bool:
         form = self.compute_form
         if form == "merged" or x.dim() != 4:
             return False
         if form == "patch":
             return True
-        if x.device.type != "cpu":  # calibrated on CPU only; CUDA keeps the merged convolution
+        if x.device.type != "cpu":  # see PATCH_FORM_RATIO: CUDA keeps the merged convolution
             return False
         return self._output_positions(x) * self.n_filters * self.groups <= PATCH_FORM_RATIO * self.out_channels
 
@@ -717,6 +729,8 @@ class HarmonicConv2d(nn.Module):
             raise ValueError(
                 f"spectral BN needs more than 1 value per channel when training; got input {tuple(x.shape)}"
             )
+        if self._uses_batch_statistics() and self._explicit_on_device(x):
+            return self.explicit_forward(x)
         if self._use_patch_form(x):
             return self.patch_forward(x)
         bn = self.bn

@@ -116,6 +116,7 @@ def test_filters_are_a_buffer_not_a_parameter():
 def test_spectral_bn_training_matches_explicit_form_with_gradients(geometry, device):
     torch.manual_seed(0)
     layer = HarmonicConv2d(**geometry, level=3, spectral_bn=True).double().train()
+    layer.compute_form = "merged"  # the folded form ("auto" runs the explicit one on CUDA)
     _randomise_bn(layer)
     layer.to(device)
     reference = copy.deepcopy(layer)
@@ -246,6 +247,7 @@ def test_folded_spectral_bn_gradcheck(mode, monkeypatch, device):
 def test_folded_spectral_bn_without_affine_and_under_autocast(device):
     torch.manual_seed(0)
     layer = HarmonicConv2d(3, 4, 3, padding=1, spectral_bn=True).double()
+    layer.compute_form = "merged"
     layer.bn = nn.BatchNorm2d(layer.bn.num_features, affine=False).double()
     layer.to(device)
     reference = copy.deepcopy(layer)
@@ -257,6 +259,7 @@ def test_folded_spectral_bn_without_affine_and_under_autocast(device):
         torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-10)
     # autocast takes the recorded fold (the conv runs in bfloat16): close to float32
     layer = HarmonicConv2d(3, 4, 3, padding=1, spectral_bn=True).to(device)
+    layer.compute_form = "merged"
     x = torch.randn(2, 3, 8, 8, device=device)
     expected = layer(x)
     with torch.autocast(device.type, dtype=torch.bfloat16):
@@ -509,6 +512,21 @@ def test_spectral_bn_patch_form_matches_explicit_form(geometry, mode, device):
             torch.testing.assert_close(g_fast, g_slow, rtol=1e-9, atol=1e-10)
     for name in ("running_mean", "running_var", "num_batches_tracked"):
         torch.testing.assert_close(getattr(layer.bn, name), getattr(reference.bn, name))
+
+
+def test_auto_form_runs_training_spectral_bn_explicitly_off_cpu_only(monkeypatch, device):
+    layer = HarmonicConv2d(4, 6, 3, padding=1, spectral_bn=True).to(device)
+    calls = []
+    original = layer.explicit_forward
+    monkeypatch.setattr(layer, "explicit_forward", lambda x: calls.append(x.shape) or original(x))
+    x = torch.randn(2, 4, 8, 8, device=device)
+    layer(x)  # training: batch statistics
+    layer.compute_form = "merged"
+    layer(x)
+    layer.compute_form = "auto"
+    layer.eval()
+    layer(x)  # running statistics: folded
+    assert len(calls) == (0 if device.type == "cpu" else 1)
 
 
 def test_compute_form_rejects_unknown_values_and_survives_copies():
