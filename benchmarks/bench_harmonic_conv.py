@@ -12,15 +12,18 @@ timed against ``nn.Conv2d`` with the same geometry:
 - ``sbn-train``: spectral BN (eq. 3) in training mode: batch statistics from
   input patch moments, folded into one conv;
 - ``sbn-train-explicit``: the same, literal form (depthwise conv,
-  ``BatchNorm2d`` over the spectral maps, 1x1 conv);
+  ``BatchNorm2d`` over the spectral maps, 1x1 conv), which ``auto`` runs on CUDA;
+- ``sbn-train-folded``: the same with ``compute_form="merged"``: batch statistics
+  (patch moments on CPU, the maps' on CUDA) folded into one conv;
 - ``sbn-eval``: spectral BN in eval mode (running statistics folded), as a
   training step (e.g. fine-tuning with frozen statistics) and as inference;
 - ``conv+bias``: ``nn.Conv2d`` with a bias (a reference, not a harmonic form):
   folding BN's shift gives the spectral-BN forms a conv bias, and this row
   measures what a bias alone costs against the bias-free baseline.
 
-The spectral-BN forms use ``compute_form="auto"``: the patch form (BN on the
-patches' DCT coefficients) where it applies, as in the deep layer.
+The spectral-BN forms use ``compute_form="auto"``: on CPU the patch form (BN on
+the patches' DCT coefficients) where it applies, as in the deep layer; on CUDA
+the literal form in training.
 
 Training steps are forward + backward (input gradients for inner layers, not
 for the stem, whose input is the image); inference is a forward pass under
@@ -39,7 +42,12 @@ keep freed memory (see :func:`keep_freed_memory`; ``--glibc-malloc`` to skip).
 Nothing is asserted; targets are printed.
 
     python benchmarks/bench_harmonic_conv.py --quick --threads 1 --clock cpu
-    python benchmarks/bench_harmonic_conv.py --device cuda
+    python benchmarks/bench_harmonic_conv.py --device cuda [--cuda-graphs] [--amp --cudnn-benchmark]
+
+On CUDA each timed sample runs a step back to back until it lasts about 20 ms
+(see :class:`Clock`), and two networks at the papers' training sizes are added;
+``--cuda-graphs`` times replays of captured steps, i.e. the GPU's work without
+the host's Python and launch overhead, which bounds small layers when timed eagerly.
 """
 
 from __future__ import annotations
@@ -220,6 +228,7 @@ def bench_layers(clock: Clock, repeats: int) -> list[Row]:
         patch = with_form(HarmonicConv2d.from_conv(conv), "patch")
         sbn = HarmonicConv2d.from_conv(conv, spectral_bn=True).train()
         sbn_explicit = copy.deepcopy(sbn)
+        sbn_folded = with_form(copy.deepcopy(sbn), "merged")
         sbn_eval = copy.deepcopy(sbn).eval()
         label = f"{c_in}->{c_out} {size}x{size} b{batch}" + (" stem" if stem else "")
         base, ratios = time_ratios(
@@ -231,6 +240,7 @@ def bench_layers(clock: Clock, repeats: int) -> list[Row]:
                 "two-stage": _train_step(merged.explicit_forward, x),
                 "sbn-train": _train_step(sbn, x),
                 "sbn-train-explicit": _train_step(sbn_explicit.explicit_forward, x),
+                "sbn-train-folded": _train_step(sbn_folded, x),
                 "sbn-eval": _train_step(sbn_eval, x),
                 "conv+bias": _train_step(conv_bias, x),
             },
