@@ -404,7 +404,8 @@ class HarmonicConv2d(nn.Module):
     On CUDA ``"auto"`` keeps the merged convolution, except for spectral BN in
     training mode, which runs the literal form (:meth:`explicit_forward`:
     depthwise conv, cuDNN's batch norm, 1x1 conv): on an H100 that measured
-    faster than the folded form in 7 of 8 shapes timed (benchmarks/README.md).
+    faster than the folded form in 7 of 8 timings (four shapes, timed eagerly
+    and as CUDA graph replays; benchmarks/README.md).
 
     With BN the merged form is still one ``F.conv2d``: the per-map mean and
     variance are either the running statistics (eval) or the batch statistics

@@ -60,7 +60,8 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
 
 
 def _git_commit() -> dict[str, Any]:
-    """Commit of the checkout this package was imported from (``None`` outside git)."""
+    """Commit of the checkout this package was imported from (``None`` outside git), or the
+    commit named by ``$HARMONIC_GIT_COMMIT`` where the caller sets it."""
     here = Path(__file__).resolve().parent
 
     def git(*args: str) -> str | None:
@@ -77,10 +78,12 @@ def _git_commit() -> dict[str, Any]:
     if commit is not None:
         status = git("status", "--porcelain", "--untracked-files=no")
         dirty = bool(status) if status is not None else None
-    elif os.environ.get("HARMONIC_GIT_COMMIT"):
-        # a copy of a checkout without .git (e.g. a tree sent to a GPU machine): the commit it
-        # was copied from, as the caller states it; whether the copy was clean is unknown
-        return {"commit": os.environ["HARMONIC_GIT_COMMIT"], "dirty": None, "source": "HARMONIC_GIT_COMMIT"}
+    stated = os.environ.get("HARMONIC_GIT_COMMIT")
+    if stated:
+        # a copy of a checkout (e.g. a tree sent to a GPU machine) whose .git is missing or
+        # stale: the commit it was copied from, as the caller states it; git's answer is kept
+        return {"commit": stated, "dirty": None, "source": "HARMONIC_GIT_COMMIT",
+                "git_reported": {"commit": commit, "dirty": dirty}}
     return {"commit": commit, "dirty": dirty}
 
 

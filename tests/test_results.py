@@ -82,7 +82,7 @@ def test_provenance_overview_groups_runs_by_folder_and_environment(tmp_path):
     assert report.provenance_overview(report.provenance_summary([tmp_path / "none"])).empty
 
 
-def test_commit_of_a_copy_without_git_comes_from_the_environment(monkeypatch):
+def test_commit_of_a_copy_can_be_stated_in_the_environment(monkeypatch):
     def no_git(*args, **kwargs):
         raise OSError("git: not found")
 
@@ -90,4 +90,14 @@ def test_commit_of_a_copy_without_git_comes_from_the_environment(monkeypatch):
     monkeypatch.delenv("HARMONIC_GIT_COMMIT", raising=False)
     assert results._git_commit() == {"commit": None, "dirty": None}
     monkeypatch.setenv("HARMONIC_GIT_COMMIT", "abc123")
-    assert results._git_commit() == {"commit": "abc123", "dirty": None, "source": "HARMONIC_GIT_COMMIT"}
+    assert results._git_commit() == {
+        "commit": "abc123", "dirty": None, "source": "HARMONIC_GIT_COMMIT",
+        "git_reported": {"commit": None, "dirty": None},
+    }  # fmt: skip
+    monkeypatch.undo()  # git as it is here: the stated commit still wins and git's answer is kept
+    monkeypatch.delenv("HARMONIC_GIT_COMMIT", raising=False)
+    reported = results._git_commit()
+    monkeypatch.setenv("HARMONIC_GIT_COMMIT", "abc123")
+    assert results._git_commit() == {
+        "commit": "abc123", "dirty": None, "source": "HARMONIC_GIT_COMMIT", "git_reported": reported,
+    }  # fmt: skip
