@@ -76,35 +76,13 @@ def _output_size(
 
 
 #: Patch values materialised at a time by the spectral BN statistics (bounds their memory).
-_CHUNK_ELEMENTS = 1 << 20  # patch values per chunk on CPU: a cache-sized working set
-_CUDA_STATISTICS = "moments"  # TEMPORARY measurement knob: "moments" or "maps"
-_CUDA_CHUNK_ELEMENTS = 1 << 26  # on CUDA: few large launches, at most 256 MB of float32 patches
+_CHUNK_ELEMENTS = 1 << 20
 
 
-def _image_chunks(batch: int, per_image: int, device: torch.device) -> list[slice]:
-    """Slices of the batch holding about ``_CHUNK_ELEMENTS`` (CPU) or
-    ``_CUDA_CHUNK_ELEMENTS`` (other devices) patch values each."""
-    budget = _CHUNK_ELEMENTS if device.type == "cpu" else _CUDA_CHUNK_ELEMENTS
-    step = max(1, budget // max(per_image, 1))
+def _image_chunks(batch: int, per_image: int) -> list[slice]:
+    """Slices of the batch holding about ``_CHUNK_ELEMENTS`` patch values each."""
+    step = max(1, _CHUNK_ELEMENTS // max(per_image, 1))
     return [slice(start, start + step) for start in range(0, batch, step)]
-
-
-def _uses_unfold(device: torch.device) -> bool:
-    """Whether patch moments take patches by im2col/col2im kernels (``F.unfold``/``F.fold``,
-    for GPUs: few launches) instead of strided views and super-patches (CPU: less memory
-    traffic and fewer multiply-adds, many small operations)."""
-    return device.type != "cpu"
-
-
-def _image_patches(images: Tensor, k: int, stride: tuple[int, int], dilation: tuple[int, int]) -> Tensor:
-    """Patches of padded ``images`` ``(C, N, H_pad, W_pad)`` as ``(N, C, k*k, L)`` (im2col, one kernel).
-
-    Kept per image and channel so that the Gram products are ``N * C`` independent
-    matrix products (enough parallel work for a GPU) instead of ``C`` with ``N * L`` terms.
-    """
-    channels, batch = images.shape[:2]
-    cols = F.unfold(images.transpose(0, 1), k, dilation=dilation, stride=stride)  # (N, C k^2, L)
-    return cols.view(batch, channels, k * k, -1)
 
 
 def _patch_slices(
@@ -164,15 +142,6 @@ def _patch_moments(
     Gram matrix of a patch pair is then the sum over the ``mh * mw`` positions of
     entries of the super-patch Gram matrix. Images are processed in chunks.
     """
-    channels, batch = by_channel.shape[:2]
-    if _uses_unfold(by_channel.device):  # single patches by one im2col kernel per chunk
-        gram = by_channel.new_zeros(channels, k * k, k * k)
-        total = by_channel.new_zeros(channels, k * k)
-        for chunk in _image_chunks(batch, channels * k * k * h_out * w_out, by_channel.device):
-            patches = _image_patches(by_channel[:, chunk], k, stride, dilation)
-            gram += torch.matmul(patches, patches.transpose(-1, -2)).sum(dim=0)
-            total += patches.sum(dim=(0, 3))
-        return total, gram
     (sh, sw), (dh, dw) = stride, dilation
     mh, mw = _super_patch_shape(k, stride, dilation, h_out, w_out)
     rows, cols = _super_patch_offsets(k, sh, dh, mh), _super_patch_offsets(k, sw, dw, mw)
@@ -186,11 +155,12 @@ def _patch_moments(
         ],
         device=by_channel.device,
     )
+    channels, batch = by_channel.shape[:2]
     size = len(rows) * len(cols)
     gh, gw = h_out // mh, w_out // mw
     gram = by_channel.new_zeros(channels, size, size)
     total = by_channel.new_zeros(channels, size)
-    for chunk in _image_chunks(batch, channels * size * gh * gw, by_channel.device):
+    for chunk in _image_chunks(batch, channels * size * gh * gw):
         images = by_channel[:, chunk]
         views = [
             images[:, :, u : u + (gh - 1) * mh * sh + 1 : mh * sh, v : v + (gw - 1) * mw * sw + 1 : mw * sw]
@@ -365,23 +335,14 @@ class _SpectralMoments(torch.autograd.Function):
         constant = (grad_mean @ bank - 2.0 * torch.bmm(quad, patch_mean[:, :, None])[..., 0]) / count
         slices = _patch_slices(k, stride, dilation, h_out, w_out)
         grad_padded = torch.zeros_like(by_channel)
-        on_cpu = not _uses_unfold(x.device)
-        for chunk in _image_chunks(batch, channels * k * k * h_out * w_out, x.device):
+        for chunk in _image_chunks(batch, channels * k * k * h_out * w_out):
             images = by_channel[:, chunk]
-            n_images = images.shape[1]
-            if not on_cpu:  # im2col and col2im in one kernel each, products per image and channel
-                patches = _image_patches(images, k, stride, dilation)
-                grad = torch.matmul(quad, patches).mul_(2.0 / count).add_(constant[:, :, None])
-                folded = F.fold(grad.view(n_images, channels * k * k, -1), grad_padded.shape[-2:], k,
-                                dilation=dilation, stride=stride)
-                grad_padded[:, chunk] += folded.transpose(0, 1)
-                continue
             patches = torch.stack([images[:, :, rows, cols] for rows, cols in slices], dim=1)
             patches = patches.reshape(channels, k * k, -1)
             grad = torch.baddbmm(constant[:, :, None], quad, patches, alpha=2.0 / count)
-            grad = grad.reshape(channels, k * k, n_images, h_out, w_out)
+            grad = grad.reshape(channels, k * k, images.shape[1], h_out, w_out)
             target = grad_padded[:, chunk]
-            for tap, (rows, cols) in enumerate(slices):  # col2im by strided views
+            for tap, (rows, cols) in enumerate(slices):  # col2im
                 target[:, :, rows, cols] += grad[:, tap]
         left, right, top, bottom = pad
         height, width = grad_padded.shape[-2:]
@@ -615,8 +576,7 @@ class HarmonicConv2d(nn.Module):
         many small kernels).
         """
         compute_dtype = torch.promote_types(x.dtype, torch.float32)
-        maps = x.device.type != "cpu" and _CUDA_STATISTICS == "maps"
-        statistics = _map_statistics if maps else _SpectralMoments.apply
+        statistics = _SpectralMoments.apply if x.device.type == "cpu" else _map_statistics
         with torch.autocast(device_type=x.device.type, enabled=False):
             bank = self._bank(compute_dtype)
             mean, var = statistics(
