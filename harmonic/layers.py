@@ -38,10 +38,10 @@ COMPUTE_FORMS: tuple[str, ...] = ("auto", "merged", "patch")
 #: forward+backward timings of single 3x3 layers (64-512 channels, full and lambda=2 banks) on
 #: the 2-core CPU; the deep-layer row of benchmarks/README.md is one of those shapes. With spectral
 #: BN the same rule applies (the patch form then also skips the patch moments; deep-layer row).
-#: On other devices (CUDA) ``"auto"`` never takes the patch form: on an H100 it measured 1.9-5.7x
-#: a conv step at four of the benchmark's five layer shapes (merged: 1.07-1.22x; CUDA graph
-#: replays; at the fifth, 512->512 on 2x2 inputs, patch 1.05x and merged 1.42x) and, timed
-#: eagerly, 2.3-3.2x at all five (merged 1.45-2.2x).
+#: On other devices (CUDA) ``"auto"`` never takes the patch form: on an H100 (benchmarks/README.md,
+#: dc52c2e) it measured 1.9-5.7x a conv step at four of the benchmark's five layer shapes as CUDA graph
+#: replays (merged: 1.07-1.22x; at the fifth, 512->512 on 2x2 inputs, patch 1.06x and merged 1.43x) and
+#: 2.2-3.7x at all five timed eagerly (merged 1.49-2.25x).
 PATCH_FORM_RATIO = 4
 
 _IntPair = int | tuple[int, int]
