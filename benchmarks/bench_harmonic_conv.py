@@ -197,9 +197,14 @@ def _train_step(forward: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor
     return step
 
 
-def _inference(forward: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor) -> Step:
+def _autocast(device: torch.device, amp: bool) -> contextlib.AbstractContextManager:
+    # no weight-cast cache: it is not allowed in CUDA graph capture, and a step casts each weight once
+    return torch.autocast(device.type, dtype=torch.bfloat16, cache_enabled=False) if amp else contextlib.nullcontext()
+
+
+def _inference(forward: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, amp: bool = False) -> Step:
     def step() -> None:
-        with torch.no_grad():
+        with torch.no_grad(), _autocast(x.device, amp):
             forward(x)
 
     return step
@@ -263,11 +268,6 @@ def bench_layers(clock: Clock, repeats: int) -> list[Row]:
     return rows
 
 
-def _autocast(device: torch.device, amp: bool) -> contextlib.AbstractContextManager:
-    # no weight-cast cache: it is not allowed in CUDA graph capture, and a step casts each weight once
-    return torch.autocast(device.type, dtype=torch.bfloat16, cache_enabled=False) if amp else contextlib.nullcontext()
-
-
 def _network_step(model: nn.Module, x: torch.Tensor, y: torch.Tensor, amp: bool = False) -> Step:
     optimizer = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9)
     loss_fn = nn.CrossEntropyLoss()
@@ -278,14 +278,6 @@ def _network_step(model: nn.Module, x: torch.Tensor, y: torch.Tensor, amp: bool 
             loss = loss_fn(model(x), y)
         loss.backward()
         optimizer.step()
-
-    return step
-
-
-def _network_inference(model: nn.Module, x: torch.Tensor, amp: bool = False) -> Step:
-    def step() -> None:
-        with torch.no_grad(), _autocast(x.device, amp):
-            model(x)
 
     return step
 
@@ -330,7 +322,7 @@ def bench_networks(clock: Clock, repeats: int, quick: bool, amp: bool = False) -
         plain.eval()
         harm.eval()
         base, ratios = time_ratios(
-            clock, _network_inference(plain, x, amp), {"Harm-net": _network_inference(harm, x, amp)}, repeats
+            clock, _inference(plain, x, amp), {"Harm-net": _inference(harm, x, amp)}, repeats
         )
         rows.append((label, "inference", "Harm-net", base * 1e3, *ratios["Harm-net"], TARGETS["network"]))
         del plain, harm, harm_merged, candidates

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# One call on a lent GPU machine (a copy of the working tree, no .git, torch preinstalled):
+# One call on a lent GPU machine (a copy of the working tree whose .git may be missing or stale,
+# hence HARMONIC_GIT_COMMIT below; torch preinstalled):
 # the CUDA variants of the tests, then the harmonic-block benchmark on CUDA. Results go to
 # $OUT (the device tool's folder) or ./cuda-results. Usage, from the repository root:
 #   HARMONIC_GIT_COMMIT=$(git rev-parse HEAD) bash benchmarks/cuda_session.sh [tests] [bench] [bench-graphs] [bench-extra]

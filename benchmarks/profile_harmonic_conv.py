@@ -17,10 +17,13 @@ from __future__ import annotations
 
 import argparse
 import copy
+from collections.abc import Callable
 
 import torch
 from torch import nn
 from torch.profiler import ProfilerActivity, profile
+
+from bench_harmonic_conv import _network_step, _train_step  # the benchmark's steps, profiled as timed
 
 from harmonic.layers import HarmonicConv2d
 from harmonic.models import resnet50, wrn
@@ -28,17 +31,16 @@ from harmonic.models import resnet50, wrn
 FORMS = ("conv", "merged", "patch", "two-stage", "sbn-train", "sbn-train-explicit", "sbn-eval")
 
 
-def _module(form: str, conv: nn.Conv2d) -> tuple[nn.Module, object]:
-    """The module for ``form`` and the callable a step runs (its forward or explicit form)."""
+def _forward(form: str, conv: nn.Conv2d) -> Callable[[torch.Tensor], torch.Tensor]:
+    """What a step of ``form`` calls: the module built from ``conv``, or its explicit form."""
     if form == "conv":
-        return conv, conv
+        return conv
     layer = HarmonicConv2d.from_conv(conv, spectral_bn=form.startswith("sbn"))
     if form in ("merged", "patch"):
         layer.compute_form = form
     if form == "sbn-eval":
         layer.eval()
-    explicit = form in ("two-stage", "sbn-train-explicit")
-    return layer, layer.explicit_forward if explicit else layer
+    return layer.explicit_forward if form in ("two-stage", "sbn-train-explicit") else layer
 
 
 def _network(name: str, harmonic: str | None) -> nn.Module:
@@ -48,7 +50,7 @@ def _network(name: str, harmonic: str | None) -> nn.Module:
     return wrn(depth=depth, widen_factor=width, harmonic=harmonic)
 
 
-def _profile(step, steps: int, device: torch.device, title: str, rows: int) -> None:
+def _profile(step: Callable[[], None], steps: int, device: torch.device, title: str, rows: int) -> None:
     """Warm up, profile ``steps`` calls of ``step`` and print the operator table."""
     for _ in range(3):
         step()
@@ -84,27 +86,15 @@ def main() -> None:
         for harmonic in (None, "all"):
             torch.manual_seed(0)
             model = _network(name, harmonic).to(device).train()
-            optimizer = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9)
-
-            def net_step() -> None:
-                optimizer.zero_grad(set_to_none=True)
-                nn.functional.cross_entropy(model(x), y).backward()
-                optimizer.step()
-
             label = f"{name} harmonic={harmonic} {batch}x3x{size}x{size}"
-            _profile(net_step, args.steps, device, label, args.rows)
+            _profile(_network_step(model, x, y), args.steps, device, label, args.rows)
         return
     c_in, c_out, size, batch = args.shape
     torch.manual_seed(0)
     base = nn.Conv2d(c_in, c_out, 3, padding=1, bias=False).to(device)
     x = torch.randn(batch, c_in, size, size, device=device, requires_grad=c_in != 3)
     for form in args.forms:
-        _, forward = _module(form, copy.deepcopy(base))
-
-        def step() -> None:
-            out = forward(x)
-            out.backward(torch.ones_like(out))
-
+        step = _train_step(_forward(form, copy.deepcopy(base)), x)
         _profile(step, args.steps, device, f"{form}: {c_in}->{c_out} {size}x{size} b{batch}", args.rows)
 
 

@@ -350,6 +350,16 @@ class _SpectralMoments(torch.autograd.Function):
         return grad_x.transpose(0, 1), None, None, None, None, None
 
 
+def _spectral_maps(
+    x: Tensor, bank: Tensor, k: int, stride: tuple[int, int], padding: object, dilation: tuple[int, int]
+) -> Tensor:
+    """Eq. 1: every input channel convolved with every filter of ``bank`` ``(n, k*k)``, as one
+    depthwise convolution; channel ``c * n + f`` of the result is ``psi_f * x_c``."""
+    channels, n = x.shape[-3], bank.shape[0]
+    weight = bank.reshape(1, n, k, k).expand(channels, n, k, k).reshape(channels * n, 1, k, k)
+    return F.conv2d(x, weight, None, stride, padding, dilation, channels)
+
+
 def _map_statistics(
     x: Tensor, bank: Tensor, k: int, stride: tuple[int, int], dilation: tuple[int, int], pad: tuple[int, int, int, int]
 ) -> tuple[Tensor, Tensor]:
@@ -361,8 +371,7 @@ def _map_statistics(
     the step; on CUDA these are a few kernels where the moments take several per chunk.
     """
     channels, n = x.shape[1], bank.shape[0]
-    weight = bank.reshape(1, n, k, k).expand(channels, n, k, k).reshape(channels * n, 1, k, k)
-    maps = F.conv2d(F.pad(x, pad), weight, None, stride, 0, dilation, channels)
+    maps = _spectral_maps(F.pad(x, pad), bank, k, stride, 0, dilation)
     var, mean = torch.var_mean(maps, dim=(0, 2, 3), correction=0)
     return mean.reshape(channels, n), var.reshape(channels, n)
 
@@ -665,7 +674,7 @@ class HarmonicConv2d(nn.Module):
         return (top, left) if left == right and top == bottom else None
 
     def _explicit_on_device(self, x: Tensor) -> bool:
-        """Whether ``"auto"`` runs spectral BN as the literal form (training, not on CPU)."""
+        """Whether ``"auto"`` runs spectral BN in training as the literal form (not on CPU)."""
         return self.compute_form == "auto" and x.device.type != "cpu" and x.dim() == 4
 
     def _use_patch_form(self, x: Tensor) -> bool:
@@ -718,7 +727,8 @@ class HarmonicConv2d(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         """The block: one convolution with the merged (with spectral BN, folded) kernel, or
-        :meth:`patch_forward` when ``compute_form`` selects it (see the class docstring)."""
+        :meth:`patch_forward` when ``compute_form`` selects it, or on CUDA with spectral BN in
+        training :meth:`explicit_forward` (see the class docstring)."""
         key = self._cache_key()
         if key is not None:
             cached = self._cached(key)
@@ -726,12 +736,13 @@ class HarmonicConv2d(nn.Module):
                 cached = self._conv_parameters(x)
                 self._cache = (key, cached, self._eps())
             return F.conv2d(x, *cached, self.stride, self.padding, self.dilation, self.groups)
-        if self._uses_batch_statistics() and self._output_positions(x) < 2:  # both forms, as nn.BatchNorm2d
-            raise ValueError(
-                f"spectral BN needs more than 1 value per channel when training; got input {tuple(x.shape)}"
-            )
-        if self._uses_batch_statistics() and self._explicit_on_device(x):
-            return self.explicit_forward(x)
+        if self._uses_batch_statistics():
+            if self._output_positions(x) < 2:  # every form, as nn.BatchNorm2d
+                raise ValueError(
+                    f"spectral BN needs more than 1 value per channel when training; got input {tuple(x.shape)}"
+                )
+            if self._explicit_on_device(x):
+                return self.explicit_forward(x)
         if self._use_patch_form(x):
             return self.patch_forward(x)
         bn = self.bn
@@ -767,8 +778,7 @@ class HarmonicConv2d(nn.Module):
         its running statistics in training mode).
         """
         n = self.n_filters
-        bank = self.filters.to(x.dtype).repeat(self.in_channels, 1, 1).unsqueeze(1)
-        spectra = F.conv2d(x, bank, None, self.stride, self.padding, self.dilation, self.in_channels)
+        spectra = _spectral_maps(x, self._bank(x.dtype), self.kernel_size[0], self.stride, self.padding, self.dilation)
         if self.bn is not None:
             spectra = self.bn(spectra)
         combine = self.weight.reshape(self.out_channels, (self.in_channels // self.groups) * n, 1, 1)
