@@ -244,6 +244,47 @@ def test_folded_spectral_bn_gradcheck(mode, monkeypatch, device):
         assert torch.autograd.gradgradcheck(call, (x, *params))
 
 
+@pytest.mark.parametrize("frozen", ["weight", "bn", "weight+bias"])
+def test_folded_spectral_bn_with_frozen_parameters(frozen, device):
+    """The hand-written backward returns only what is asked for, and the right values for it
+    (fine-tuning with frozen statistics, frozen weights or frozen BN affine parameters)."""
+    torch.manual_seed(0)
+    layer = HarmonicConv2d(4, 6, 3, padding=1, groups=2, spectral_bn=True).double()
+    _randomise_bn(layer)
+    layer.bn.running_mean.uniform_(-1, 1)
+    layer.bn.running_var.uniform_(0.5, 2)
+    layer.to(device).eval()
+    layer.compute_form = "merged"
+    reference = copy.deepcopy(layer)
+    for module in (layer, reference):
+        names = {"weight": ["weight"], "bn": ["bn.weight", "bn.bias"], "weight+bias": ["weight", "bias"]}[frozen]
+        for name, parameter in module.named_parameters():
+            parameter.requires_grad_(name not in names)
+    x = _input(4, requires_grad=True, device=device)
+    fast, slow = layer(x), reference.explicit_forward(x)
+    torch.testing.assert_close(fast, slow, rtol=1e-10, atol=1e-10)
+    ramp = torch.linspace(-1, 1, fast.numel(), dtype=F64, device=device).reshape(fast.shape)
+    trained = [[p for p in m.parameters() if p.requires_grad] for m in (layer, reference)]
+    grads_fast = torch.autograd.grad((fast * ramp).sum(), [x, *trained[0]])
+    grads_slow = torch.autograd.grad((slow * ramp).sum(), [x, *trained[1]])
+    for a, b in zip(grads_fast, grads_slow, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-10)
+
+
+@pytest.mark.parametrize("rows", [6, layers.PAIRED_ROWS - 2, layers.PAIRED_ROWS, layers.PAIRED_ROWS + 1])
+def test_bank_product_pairs_rows_only_from_paired_rows(rows, monkeypatch):
+    """Two rows at a time by a block-diagonal bank (CPU, even row counts from PAIRED_ROWS on):
+    the same product as the plain one."""
+    built = []
+    block_diag = torch.block_diag
+    monkeypatch.setattr(layers.torch, "block_diag", lambda *m: built.append(len(m)) or block_diag(*m))
+    generator = torch.Generator().manual_seed(0)
+    values = torch.randn(rows, 9, generator=generator, dtype=F64)
+    bank = dct_filters(3, 3).reshape(6, 9).to(F64)
+    torch.testing.assert_close(layers._bank_product(values, bank.T), values @ bank.T, rtol=1e-12, atol=1e-12)
+    assert built == ([2] if rows >= layers.PAIRED_ROWS and rows % 2 == 0 else [])
+
+
 def test_folded_spectral_bn_without_affine_and_under_autocast(device):
     torch.manual_seed(0)
     layer = HarmonicConv2d(3, 4, 3, padding=1, spectral_bn=True).double()
