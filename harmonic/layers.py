@@ -100,6 +100,23 @@ def _patch_slices(
     ]
 
 
+def _offset_index(offsets: list[int]) -> slice | list[int]:
+    """Sorted ``offsets`` starting at 0 as a slice where they are evenly spaced (a view), else as they are."""
+    step = offsets[1] - offsets[0] if len(offsets) > 1 else 1
+    return slice(None, None, step) if offsets == list(range(0, offsets[-1] + 1, step)) else offsets
+
+
+def _windows(
+    images: Tensor, rows: list[int], cols: list[int], step: tuple[int, int], count: tuple[int, int]
+) -> Tensor:
+    """Values at ``rows x cols`` offsets of the first ``count`` windows (spaced by ``step``) of every image,
+    as ``(C, len(rows) * len(cols), N * windows)``: im2col by one strided copy (``images`` is
+    ``(C, N, H, W)``; offsets row-major, as ``_patch_slices`` orders the taps)."""
+    windows = images.unfold(2, rows[-1] + 1, step[0]).unfold(3, cols[-1] + 1, step[1])[:, :, : count[0], : count[1]]
+    windows = windows[..., _offset_index(rows), :][..., _offset_index(cols)]
+    return windows.permute(0, 4, 5, 1, 2, 3).reshape(images.shape[0], len(rows) * len(cols), -1)
+
+
 def _super_patch_offsets(k: int, stride: int, dilation: int, m: int) -> list[int]:
     """Offsets (rows or columns) of the padded input covered by ``m`` adjacent patches."""
     return sorted({a * stride + i * dilation for a in range(m) for i in range(k)})
@@ -161,13 +178,7 @@ def _patch_moments(
     gram = by_channel.new_zeros(channels, size, size)
     total = by_channel.new_zeros(channels, size)
     for chunk in _image_chunks(batch, channels * size * gh * gw):
-        images = by_channel[:, chunk]
-        views = [
-            images[:, :, u : u + (gh - 1) * mh * sh + 1 : mh * sh, v : v + (gw - 1) * mw * sw + 1 : mw * sw]
-            for u in rows
-            for v in cols
-        ]
-        patches = torch.stack(views, dim=1).reshape(channels, size, -1)
+        patches = _windows(by_channel[:, chunk], rows, cols, (mh * sh, mw * sw), (gh, gw))
         gram.baddbmm_(patches, patches.transpose(1, 2))
         total += patches.sum(dim=-1)
     return total[:, index].sum(-1), gram[:, index[:, None, :], index[None, :, :]].sum(-1)
@@ -345,11 +356,11 @@ class _SpectralMoments(torch.autograd.Function):
         quad = torch.einsum("cf,fa,fb->cab", grad_var, bank, bank)
         constant = (grad_mean @ bank - 2.0 * torch.bmm(quad, patch_mean[:, :, None])[..., 0]) / count
         slices = _patch_slices(k, stride, dilation, h_out, w_out)
+        taps_h, taps_w = [i * dilation[0] for i in range(k)], [j * dilation[1] for j in range(k)]
         grad_padded = torch.zeros_like(by_channel)
         for chunk in _image_chunks(batch, channels * k * k * h_out * w_out):
             images = by_channel[:, chunk]
-            patches = torch.stack([images[:, :, rows, cols] for rows, cols in slices], dim=1)
-            patches = patches.reshape(channels, k * k, -1)
+            patches = _windows(images, taps_h, taps_w, stride, (h_out, w_out))
             grad = torch.baddbmm(constant[:, :, None], quad, patches, alpha=2.0 / count)
             grad = grad.reshape(channels, k * k, images.shape[1], h_out, w_out)
             target = grad_padded[:, chunk]

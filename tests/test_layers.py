@@ -169,6 +169,25 @@ def test_spectral_statistics_super_patches_and_chunks(monkeypatch, height, width
     torch.testing.assert_close(grad_fast, grad_slow, rtol=1e-9, atol=1e-10)
 
 
+def test_spectral_statistics_super_patches_with_gaps(monkeypatch):
+    """Super-patches whose taps leave gaps (stride 4, 2x2 patches: rows 0-2 and 4-6; the cost rule never
+    picks them, but the moments take any shape): the windows are gathered, not sliced."""
+    assert layers._offset_index([0, 1, 2, 4, 5, 6]) == [0, 1, 2, 4, 5, 6]
+    assert layers._offset_index([0, 2, 4, 6]) == slice(None, None, 2)
+    monkeypatch.setattr(layers, "_super_patch_shape", lambda *args: (2, 2))
+    torch.manual_seed(0)
+    layer = HarmonicConv2d(2, 3, 3, stride=4, padding=1, spectral_bn=True).double()
+    layer.compute_form = "merged"
+    reference = copy.deepcopy(layer)
+    x = torch.randn(3, 2, 16, 16, dtype=F64, requires_grad=True)
+    fast, slow = layer(x), reference.explicit_forward(x)
+    torch.testing.assert_close(fast, slow, rtol=1e-10, atol=1e-10)
+    grad_out = torch.randn_like(fast)
+    (grad_fast,) = torch.autograd.grad(fast, x, grad_out)
+    (grad_slow,) = torch.autograd.grad(slow, x, grad_out)
+    torch.testing.assert_close(grad_fast, grad_slow, rtol=1e-9, atol=1e-10)
+
+
 def test_spectral_bn_cumulative_momentum_and_float32():
     torch.manual_seed(0)
     layer = HarmonicConv2d(3, 8, 3, padding=1, spectral_bn=True)
