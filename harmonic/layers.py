@@ -358,14 +358,19 @@ class _SpectralMoments(torch.autograd.Function):
         slices = _patch_slices(k, stride, dilation, h_out, w_out)
         taps_h, taps_w = [i * dilation[0] for i in range(k)], [j * dilation[1] for j in range(k)]
         grad_padded = torch.zeros_like(by_channel)
+        quad = quad * (2.0 / count)
         for chunk in _image_chunks(batch, channels * k * k * h_out * w_out):
             images = by_channel[:, chunk]
-            patches = _windows(images, taps_h, taps_w, stride, (h_out, w_out))
-            grad = torch.baddbmm(constant[:, :, None], quad, patches, alpha=2.0 / count)
+            grad = torch.bmm(quad, _windows(images, taps_h, taps_w, stride, (h_out, w_out)))
             grad = grad.reshape(channels, k * k, images.shape[1], h_out, w_out)
             target = grad_padded[:, chunk]
-            for tap, (rows, cols) in enumerate(slices):  # col2im
-                target[:, :, rows, cols] += grad[:, tap]
+            for tap, (rows, cols) in enumerate(slices):  # col2im, in place on the views
+                target[:, :, rows, cols].add_(grad[:, tap])
+        # the constant part of every patch's gradient, the same for every image: scattered once
+        covered = grad_padded.new_zeros(channels, 1, *grad_padded.shape[-2:])
+        for tap, (rows, cols) in enumerate(slices):
+            covered[:, :, rows, cols].add_(constant[:, tap, None, None, None])
+        grad_padded += covered
         left, right, top, bottom = pad
         height, width = grad_padded.shape[-2:]
         grad_x = grad_padded[:, :, top : height - bottom, left : width - right]

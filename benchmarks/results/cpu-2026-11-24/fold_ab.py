@@ -40,6 +40,7 @@ NO_WORK = {
     "aten::permute", "aten::detach", "aten::alias", "aten::empty", "aten::empty_strided", "aten::empty_like",
     "aten::lift_fresh", "aten::to", "aten::_to_copy", "aten::result_type", "aten::resolve_conj",
     "aten::resolve_neg", "aten::resize_", "aten::as_strided_", "aten::_reshape_alias", "aten::contiguous",
+    "aten::unfold",
 }
 
 
