@@ -138,6 +138,17 @@ def test_spectral_bn_training_matches_explicit_form_with_gradients(geometry, dev
         torch.testing.assert_close(getattr(layer.bn, name), getattr(reference.bn, name))
 
 
+def _assert_matches_explicit_form(layer, x):
+    """Output and input gradient of ``layer`` (with spectral BN) equal those of its literal form."""
+    reference = copy.deepcopy(layer)
+    fast, slow = layer(x), reference.explicit_forward(x)
+    torch.testing.assert_close(fast, slow, rtol=1e-10, atol=1e-10)
+    grad_out = torch.randn_like(fast)
+    (grad_fast,) = torch.autograd.grad(fast, x, grad_out)
+    (grad_slow,) = torch.autograd.grad(slow, x, grad_out)
+    torch.testing.assert_close(grad_fast, grad_slow, rtol=1e-9, atol=1e-10)
+
+
 @pytest.mark.parametrize(
     "height, width, stride, dilation, chunk, shape",
     [
@@ -159,14 +170,7 @@ def test_spectral_statistics_super_patches_and_chunks(monkeypatch, height, width
     _randomise_bn(layer)
     h_out, w_out = layers._output_size((height, width), 3, layer.stride, layer.dilation, layer._padding_lrtb())
     assert layers._super_patch_shape(3, layer.stride, layer.dilation, h_out, w_out) == shape
-    reference = copy.deepcopy(layer)
-    x = torch.randn(5, 3, height, width, dtype=F64, requires_grad=True)
-    fast, slow = layer(x), reference.explicit_forward(x)
-    torch.testing.assert_close(fast, slow, rtol=1e-10, atol=1e-10)
-    grad_out = torch.randn_like(fast)
-    (grad_fast,) = torch.autograd.grad(fast, x, grad_out)
-    (grad_slow,) = torch.autograd.grad(slow, x, grad_out)
-    torch.testing.assert_close(grad_fast, grad_slow, rtol=1e-9, atol=1e-10)
+    _assert_matches_explicit_form(layer, torch.randn(5, 3, height, width, dtype=F64, requires_grad=True))
 
 
 def test_spectral_statistics_super_patches_with_gaps(monkeypatch):
@@ -178,14 +182,7 @@ def test_spectral_statistics_super_patches_with_gaps(monkeypatch):
     torch.manual_seed(0)
     layer = HarmonicConv2d(2, 3, 3, stride=4, padding=1, spectral_bn=True).double()
     layer.compute_form = "merged"
-    reference = copy.deepcopy(layer)
-    x = torch.randn(3, 2, 16, 16, dtype=F64, requires_grad=True)
-    fast, slow = layer(x), reference.explicit_forward(x)
-    torch.testing.assert_close(fast, slow, rtol=1e-10, atol=1e-10)
-    grad_out = torch.randn_like(fast)
-    (grad_fast,) = torch.autograd.grad(fast, x, grad_out)
-    (grad_slow,) = torch.autograd.grad(slow, x, grad_out)
-    torch.testing.assert_close(grad_fast, grad_slow, rtol=1e-9, atol=1e-10)
+    _assert_matches_explicit_form(layer, torch.randn(3, 2, 16, 16, dtype=F64, requires_grad=True))
 
 
 def test_spectral_bn_cumulative_momentum_and_float32():
