@@ -184,18 +184,19 @@ def _patch_moments(
     return total[:, index].sum(-1), gram[:, index[:, None, :], index[None, :, :]].sum(-1)
 
 
-#: Rows from which :func:`_bank_product` multiplies two rows at once (measured crossover on
-#: the 2-core CPU, block-diagonal matrix built per call: 256 rows 13 vs 8 us, 1024 rows 20 vs 30 us).
-PAIRED_ROWS = 512
+#: Rows from which :func:`_bank_product` multiplies two rows at once on CPU. Measured with the
+#: block-diagonal bank built in the call (benchmarks/results/cpu-2026-11-24/bank_product_rows.txt):
+#: paired/plain time 1.81 at 256 rows, 1.16 at 512, 0.75 at 1024, 0.33-0.46 from 4096 on.
+PAIRED_ROWS = 1024
 
 
 def _bank_product(rows: Tensor, matrix: Tensor) -> Tensor:
     """``rows @ matrix`` for a narrow ``matrix``: the filter bank ``(n, k*k)`` or its transpose.
 
-    On CPU (MKL) a GEMM with a 9-wide output measured about 3x slower than one
-    with 18 columns from about a thousand rows on, so there two rows are multiplied
-    at once by a block-diagonal copy of ``matrix`` (below :data:`PAIRED_ROWS`
-    building that copy costs more than it saves).
+    On CPU (MKL) a GEMM with a 9-wide output measured 2-3x slower than one with
+    18 columns from a few thousand rows on, so there two rows are multiplied at
+    once by a block-diagonal copy of ``matrix`` (below :data:`PAIRED_ROWS` building
+    that copy costs more than it saves).
     """
     count = rows.shape[0]
     if rows.device.type == "cpu" and count >= PAIRED_ROWS and count % 2 == 0 and matrix.shape[0] <= 16:
