@@ -308,64 +308,6 @@ class _FoldedSpectralConv(torch.autograd.Function):
         return tuple(grads)
 
 
-def _valid_taps(k: int, dilation: int, size: int, out: int) -> list[tuple[int, ...]]:
-    """Stride 1: for each padded row (or column) ``q``, the taps ``i`` whose patch starts on an
-    output row, ``0 <= q - i * dilation < out``."""
-    return [tuple(i for i in range(k) if 0 <= q - i * dilation < out) for q in range(size)]
-
-
-def _quadratic_form_gradient(
-    xc: Tensor, quad: Tensor, k: int, dilation: tuple[int, int], h_out: int, w_out: int
-) -> Tensor:
-    """``sum_l col2im(quad @ P_l)`` for stride 1: every patch ``P_l`` of the padded input ``xc``
-    ``(N, C, H_pad, W_pad)`` multiplied by ``quad`` ``(C, k*k, k*k)`` and added back where it came from.
-
-    Where every tap's patch exists, the result at ``q`` is ``sum_{t, t'} quad[t, t'] x(q - t + t')``:
-    one depthwise convolution with the ``(2k-1) x (2k-1)`` kernel that collects ``quad`` by lag
-    ``t' - t``. On the frame of rows and columns where some patches do not exist (the padding's
-    width), the same convolution with the kernels of the existing taps only: batched over those
-    rows, over those columns, and for their crossings gathered directly. Exact, without the
-    ``k*k``-times larger patch matrix of the chunked product (measured in
-    benchmarks/results/cpu-2026-11-24/).
-    """
-    n, c, hp, wp = xc.shape
-    (dh, dw), span = dilation, 2 * k - 1
-    eh, ew = (k - 1) * dh, (k - 1) * dw
-    rows, cols = _valid_taps(k, dh, hp, h_out), _valid_taps(k, dw, wp, w_out)
-    every = tuple(range(k))
-    band_rows = [q for q in range(hp) if rows[q] != every]
-    band_cols = [q for q in range(wp) if cols[q] != every]
-    taps = [(i, j) for i in range(k) for j in range(k)]
-    lag = torch.tensor([[(a - i + k - 1) * span + b - j + k - 1 for a, b in taps] for i, j in taps], device=xc.device)
-    by_lag = quad.new_zeros(c, k * k, span * span).scatter_(2, lag.expand(c, -1, -1), quad)
-
-    def kernels(tap_sets: list[tuple[tuple[int, ...], tuple[int, ...]]]) -> Tensor:
-        """Depthwise kernels ``(len(tap_sets) * C, 1, span, span)``: lags of the taps ``rows x cols``."""
-        mask = torch.tensor([[float(i in r and j in s) for i, j in taps] for r, s in tap_sets], dtype=quad.dtype,
-                            device=quad.device)
-        return torch.einsum("pt,ctl->pcl", mask, by_lag).reshape(-1, 1, span, span)
-
-    padded = F.pad(xc, (ew, ew, eh, eh))
-    grad = F.conv2d(padded, kernels([(every, every)]), dilation=dilation, groups=c)
-    # the frame: one thin convolution per row and per column that misses taps (views, no copies) ...
-    for q, weight in zip(band_rows, kernels([(rows[q], every) for q in band_rows]).split(c), strict=True):
-        grad[:, :, q : q + 1] = F.conv2d(padded[:, :, q : q + 2 * eh + 1], weight, dilation=dilation, groups=c)
-    for q, weight in zip(band_cols, kernels([(every, cols[q]) for q in band_cols]).split(c), strict=True):
-        grad[..., q : q + 1] = F.conv2d(padded[..., q : q + 2 * ew + 1], weight, dilation=dilation, groups=c)
-    if band_rows and band_cols:  # ... and where such a row and column cross, the window's dot product
-        crossings = [(r, q) for r in band_rows for q in band_cols]
-        windows = torch.stack(
-            [padded[:, :, r : r + 2 * eh + 1 : dh, q : q + 2 * ew + 1 : dw] for r, q in crossings], dim=2
-        )
-        weights = kernels([(rows[r], cols[q]) for r, q in crossings]).reshape(len(crossings), c, span * span)
-        values = (windows.reshape(n, c, len(crossings), -1) * weights.transpose(0, 1)).sum(-1)
-        index_rows = torch.tensor(band_rows, device=xc.device)[:, None]
-        grad[:, :, index_rows, torch.tensor(band_cols, device=xc.device)] = values.reshape(
-            n, c, len(band_rows), len(band_cols)
-        )
-    return grad
-
-
 class _SpectralMoments(torch.autograd.Function):
     """Batch mean and variance of the spectral maps ``psi_f * x_c`` from patch moments.
 
@@ -416,19 +358,15 @@ class _SpectralMoments(torch.autograd.Function):
         constant = (grad_mean @ bank - 2.0 * torch.bmm(quad, patch_mean[:, :, None])[..., 0]) / count
         slices = _patch_slices(k, stride, dilation, h_out, w_out)
         taps_h, taps_w = [i * dilation[0] for i in range(k)], [j * dilation[1] for j in range(k)]
+        grad_padded = torch.zeros_like(by_channel)
         quad = quad * (2.0 / count)
-        if stride == (1, 1):
-            grad_padded = _quadratic_form_gradient(by_channel.transpose(0, 1), quad, k, dilation, h_out, w_out)
-            grad_padded = grad_padded.transpose(0, 1)
-        else:  # patches by chunks of images
-            grad_padded = torch.zeros_like(by_channel)
-            for chunk in _image_chunks(batch, channels * k * k * h_out * w_out):
-                images = by_channel[:, chunk]
-                grad = torch.bmm(quad, _windows(images, taps_h, taps_w, stride, (h_out, w_out)))
-                grad = grad.reshape(channels, k * k, images.shape[1], h_out, w_out)
-                target = grad_padded[:, chunk]
-                for tap, (rows, cols) in enumerate(slices):  # col2im, in place on the views
-                    target[:, :, rows, cols].add_(grad[:, tap])
+        for chunk in _image_chunks(batch, channels * k * k * h_out * w_out):
+            images = by_channel[:, chunk]
+            grad = torch.bmm(quad, _windows(images, taps_h, taps_w, stride, (h_out, w_out)))
+            grad = grad.reshape(channels, k * k, images.shape[1], h_out, w_out)
+            target = grad_padded[:, chunk]
+            for tap, (rows, cols) in enumerate(slices):  # col2im, in place on the views
+                target[:, :, rows, cols].add_(grad[:, tap])
         # the constant part of every patch's gradient, the same for every image: scattered once
         covered = grad_padded.new_zeros(channels, 1, *grad_padded.shape[-2:])
         for tap, (rows, cols) in enumerate(slices):
