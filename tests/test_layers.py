@@ -596,15 +596,29 @@ def test_compute_form_rejects_unknown_values_and_survives_copies():
     assert "compute_form" not in str(list(layer.state_dict()))
 
 
-@pytest.mark.parametrize("stride, dilation, padding", [(1, 1, 1), (2, 1, 1), (1, 2, 2), (1, 1, (0, 1, 2, 0))])
-def test_map_statistics_equal_patch_moments(stride, dilation, padding):
-    """The statistics CUDA takes from the spectral maps equal the patch moments (CPU's),
-    values and input gradient, asymmetric padding included."""
+@pytest.mark.parametrize(
+    "k, stride, dilation, padding, size",
+    [
+        (3, 1, 1, 1, (10, 9)),
+        (3, 2, 1, 1, (10, 9)),
+        (3, 1, 2, 2, (10, 9)),
+        (3, 1, 1, (0, 1, 2, 0), (10, 9)),
+        (5, 1, 1, 0, (9, 11)),
+        (2, 1, (2, 1), (1, 0, 0, 1), (7, 8)),
+        (4, 1, 1, (2, 1, 1, 2), (6, 6)),
+        (3, 1, 1, 1, (3, 2)),  # smaller than the frame: no row or column sees every tap
+    ],
+)
+def test_map_statistics_equal_patch_moments(k, stride, dilation, padding, size):
+    """The statistics CUDA takes from the spectral maps equal the patch moments (CPU's), values
+    and input gradient; asymmetric padding, even and 5x5 kernels, and inputs smaller than the
+    padding's frame included."""
     torch.manual_seed(0)
-    bank = dct_filters(3, level=3).reshape(6, 9).double()
+    bank = dct_filters(k).reshape(k * k, k * k).double()
     pad = padding if isinstance(padding, tuple) else (padding,) * 4
-    x = torch.randn(3, 4, 10, 9, dtype=F64, requires_grad=True)
-    args = (bank, 3, (stride, stride), (dilation, dilation), pad)
+    dilation = dilation if isinstance(dilation, tuple) else (dilation, dilation)
+    x = torch.randn(3, 4, *size, dtype=F64, requires_grad=True)
+    args = (bank, k, (stride, stride), dilation, pad)
     moments = layers._SpectralMoments.apply(x, *args)
     maps = layers._map_statistics(x, *args)
     weights = [torch.randn_like(t) for t in moments]
