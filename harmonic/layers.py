@@ -106,14 +106,22 @@ def _offset_index(offsets: list[int]) -> slice | list[int]:
     return slice(None, None, step) if offsets == list(range(0, offsets[-1] + 1, step)) else offsets
 
 
+def _window_view(
+    images: Tensor, rows: list[int], cols: list[int], step: tuple[int, int], count: tuple[int, int]
+) -> Tensor:
+    """The values at ``rows x cols`` offsets of the first ``count`` windows (spaced by ``step``) of the
+    4-D ``images``, as ``(A, B, count_h, count_w, len(rows), len(cols))``: a view where the offsets
+    are evenly spaced (always for single patches), a gathered copy otherwise."""
+    windows = images.unfold(2, rows[-1] + 1, step[0]).unfold(3, cols[-1] + 1, step[1])[:, :, : count[0], : count[1]]
+    return windows[..., _offset_index(rows), :][..., _offset_index(cols)]
+
+
 def _windows(
     images: Tensor, rows: list[int], cols: list[int], step: tuple[int, int], count: tuple[int, int]
 ) -> Tensor:
-    """Values at ``rows x cols`` offsets of the first ``count`` windows (spaced by ``step``) of every image,
-    as ``(C, len(rows) * len(cols), N * windows)``: im2col by one strided copy (``images`` is
-    ``(C, N, H, W)``; offsets row-major, as ``_patch_slices`` orders the taps)."""
-    windows = images.unfold(2, rows[-1] + 1, step[0]).unfold(3, cols[-1] + 1, step[1])[:, :, : count[0], : count[1]]
-    windows = windows[..., _offset_index(rows), :][..., _offset_index(cols)]
+    """:func:`_window_view` of ``images`` ``(C, N, H, W)`` as ``(C, len(rows) * len(cols), N * windows)``:
+    im2col by one strided copy (offsets row-major, as ``_patch_slices`` orders the taps)."""
+    windows = _window_view(images, rows, cols, step, count)
     return windows.permute(0, 4, 5, 1, 2, 3).reshape(images.shape[0], len(rows) * len(cols), -1)
 
 
@@ -288,12 +296,12 @@ class _FoldedSpectralConv(torch.autograd.Function):
         grad_bias = _channel_sums(grad_out).to(weight.dtype)
         grad_bias_row = grad_bias.reshape(groups, 1, per_out)
         grouped = weight.reshape(groups, per_out, m)
-        shift_row = shift.reshape(groups, 1, m).to(weight.dtype)
         grad_shift = torch.bmm(grad_bias_row, grouped)  # sum_o grad_bias[o] w[o]: (groups, 1, m)
         if need_kernel:  # d (w scale) = grad_kernel projected on the bank
             grad_scaled = _bank_product(grad_kernel.reshape(-1, bank.shape[1]), bank.T).reshape(groups, per_out, m)
-            if need[1]:
+            if need[1]:  # d w = d(w scale) * scale + grad_bias[o] * shift
                 grad_weight = grad_scaled * scale.reshape(groups, 1, m).to(weight.dtype)
+                shift_row = shift.reshape(groups, 1, m).to(weight.dtype)
                 grads[1] = torch.baddbmm(grad_weight, grad_bias_row.transpose(1, 2), shift_row).reshape(weight.shape)
             if need[3] or need[6]:  # d scale = sum_o d(w scale)[o] w[o] - d shift * mean
                 grad_scale = torch.addcmul(
@@ -357,7 +365,7 @@ class _SpectralMoments(torch.autograd.Function):
         quad = torch.einsum("cf,fa,fb->cab", grad_var, bank, bank)
         constant = (grad_mean @ bank - 2.0 * torch.bmm(quad, patch_mean[:, :, None])[..., 0]) / count
         slices = _patch_slices(k, stride, dilation, h_out, w_out)
-        taps_h, taps_w = [i * dilation[0] for i in range(k)], [j * dilation[1] for j in range(k)]
+        taps_h, taps_w = _super_patch_offsets(k, 1, dilation[0], 1), _super_patch_offsets(k, 1, dilation[1], 1)
         grad_padded = torch.zeros_like(by_channel)
         quad = quad * (2.0 / count)
         for chunk in _image_chunks(batch, channels * k * k * h_out * w_out):
@@ -736,8 +744,9 @@ class HarmonicConv2d(nn.Module):
         rows = x.shape[0] * h_out * w_out
         if any(pad):
             x = F.pad(x, pad)
-        (sh, sw), (dh, dw) = self.stride, self.dilation
-        windows = x.unfold(2, (k - 1) * dh + 1, sh).unfold(3, (k - 1) * dw + 1, sw)[..., ::dh, ::dw]
+        dh, dw = self.dilation
+        taps_h, taps_w = _super_patch_offsets(k, 1, dh, 1), _super_patch_offsets(k, 1, dw, 1)
+        windows = _window_view(x, taps_h, taps_w, self.stride, (h_out, w_out))
         patches = windows.permute(0, 2, 3, 1, 4, 5).reshape(rows * channels, k * k)  # (N Ho Wo C, k^2)
         spectra = _bank_product(patches, self._bank(x.dtype).T).reshape(rows, channels * n)
         if self.bn is not None:  # a batch of `rows` positions with in * n channels
