@@ -160,32 +160,37 @@ def cuda_graph(step: Step, device: torch.device) -> Step:
     return graph.replay
 
 
+def interleaved_times(clock: Clock, steps: dict[str, Step], repeats: int, warmup: int = 2) -> dict[str, list[float]]:
+    """Seconds per call of every step in each of ``repeats`` rounds (after ``warmup`` untimed ones)."""
+    names = list(steps)
+    times: dict[str, list[float]] = {name: [] for name in names}
+    for round_index in range(warmup + repeats):
+        # Rotate the order every round: a step runs measurably slower or faster depending on
+        # what ran just before it (cache and allocator state; up to ~3 % on whole networks).
+        start = round_index % len(names)
+        for name in names[start:] + names[:start]:
+            elapsed = clock.time(steps[name])
+            if round_index >= warmup:
+                times[name].append(elapsed)
+    return times
+
+
+def median_ratio(times: list[float], base: list[float]) -> float:
+    """Median over rounds of the per-round ratio ``times / base``."""
+    return statistics.median(t / b for t, b in zip(times, base, strict=True))
+
+
 def time_ratios(
     clock: Clock, baseline: Step, candidates: dict[str, Step], repeats: int, warmup: int = 2
 ) -> tuple[float, dict[str, tuple[float, float]]]:
     """Fastest baseline time (s) and, per candidate, (median per-round ratio, ratio of fastest)."""
-    steps = list({"baseline": baseline, **candidates}.items())
+    steps = {"baseline": baseline, **candidates}
     if clock.graphs:
-        steps = [(name, cuda_graph(step, clock.device)) for name, step in steps]
-        baseline = steps[0][1]
-    clock.calibrate(baseline)
-    times: dict[str, list[float]] = {name: [] for name, _ in steps}
-    for round_index in range(warmup + repeats):
-        # Rotate the order every round: a step runs measurably slower or faster depending on
-        # what ran just before it (cache and allocator state; up to ~3 % on whole networks).
-        start = round_index % len(steps)
-        for name, step in steps[start:] + steps[:start]:
-            elapsed = clock.time(step)
-            if round_index >= warmup:
-                times[name].append(elapsed)
+        steps = {name: cuda_graph(step, clock.device) for name, step in steps.items()}
+    clock.calibrate(steps["baseline"])
+    times = interleaved_times(clock, steps, repeats, warmup)
     base = times["baseline"]
-    ratios = {
-        name: (
-            statistics.median(t / b for t, b in zip(times[name], base, strict=True)),
-            min(times[name]) / min(base),
-        )
-        for name in candidates
-    }
+    ratios = {name: (median_ratio(times[name], base), min(times[name]) / min(base)) for name in candidates}
     return min(base), ratios
 
 

@@ -16,10 +16,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import subprocess
 import sys
-import time
 import types
 
 import torch
@@ -85,6 +83,7 @@ def main() -> None:
     torch.set_num_threads(1)
     bench.keep_freed_memory()
     old = old_layers(args.old)
+    clock = bench.Clock("cpu", torch.device("cpu"))
     info = provenance(vars(args), seed=0, device="cpu")
     print(json.dumps({k: info[k] for k in ("git", "versions", "hardware", "params", "started")}))
     for c_in, c_out, size, batch in SHAPES:
@@ -95,18 +94,10 @@ def main() -> None:
         for tag, module in (("old", old), ("new", new)):
             for form, layer in forms(module, conv).items():
                 steps[f"{form} {tag}"] = bench._train_step(layer, x)
-        names = list(steps)
-        times: dict[str, list[float]] = {name: [] for name in names}
-        for index in range(args.rounds + 2):
-            start = index % len(names)
-            for name in names[start:] + names[:start]:
-                begin = time.process_time()
-                steps[name]()
-                if index >= 2:
-                    times[name].append(time.process_time() - begin)
+        times = bench.interleaved_times(clock, steps, args.rounds)
 
         def ratio(a: str, b: str) -> float:
-            return statistics.median(t / u for t, u in zip(times[a], times[b], strict=True))
+            return bench.median_ratio(times[a], times[b])
 
         print(f"{c_in}->{c_out} {size}x{size} b{batch}: conv {min(times['conv']) * 1e3:.2f} ms, "
               f"{operator_calls(steps['conv'])} operator calls")

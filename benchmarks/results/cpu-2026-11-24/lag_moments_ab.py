@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import statistics
 import sys
-import time
 
 import torch
 
@@ -82,14 +81,8 @@ def main() -> None:
             "patch": lambda: _patch_moments(by_channel, 3, (1, 1), (1, 1), size, size),
             "lag": lambda: lag_moments(by_channel, 3, (1, 1), size, size),
         }
-        times: dict[str, list[float]] = {name: [] for name in steps}
-        for index in range(32):
-            for name in list(steps)[index % 2:] + list(steps)[: index % 2]:
-                start = time.process_time()
-                steps[name]()
-                if index >= 2:
-                    times[name].append(time.process_time() - start)
-        ratio = statistics.median(a / b for a, b in zip(times["lag"], times["patch"], strict=True))
+        times = bench.interleaved_times(bench.Clock("cpu", torch.device("cpu")), steps, 30)
+        ratio = bench.median_ratio(times["lag"], times["patch"])
         patch_ms, lag_ms = (statistics.median(times[name]) * 1e3 for name in ("patch", "lag"))
         print(f"  {channels} channels {size}x{size} b{batch}: patch moments {patch_ms:.2f} ms, "
               f"lag products {lag_ms:.2f} ms, lag/patch {ratio:.2f}")

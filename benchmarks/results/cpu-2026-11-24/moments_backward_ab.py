@@ -11,7 +11,6 @@ import argparse
 import json
 import statistics
 import sys
-import time
 from pathlib import Path
 
 import torch
@@ -46,15 +45,9 @@ def main() -> None:
             return run
 
         steps = {name: step(module) for name, module in modules.items()}
-        times: dict[str, list[float]] = {name: [] for name in steps}
-        for index in range(args.rounds + 2):
-            for name in list(steps)[index % 2 :] + list(steps)[: index % 2]:
-                start = time.process_time()
-                steps[name]()
-                if index >= 2:
-                    times[name].append(time.process_time() - start)
+        times = bench.interleaved_times(bench.Clock("cpu", torch.device("cpu")), steps, args.rounds)
         a, b = (statistics.median(times[name]) * 1e3 for name in steps)
-        ratio = statistics.median(u / v for u, v in zip(times[args.b], times[args.a], strict=True))
+        ratio = bench.median_ratio(times[args.b], times[args.a])
         print(f"{channels} channels {size}x{size} b{batch}: moments fwd+bwd {args.a} {a:.1f} ms, "
               f"{args.b} {b:.1f} ms, {args.b}/{args.a} {ratio:.2f}")
 
