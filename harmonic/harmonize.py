@@ -185,11 +185,14 @@ def harmonize_variant(
     harmonic: str | None,
     level: int | Sequence[int | None] | None,
     stages: Sequence[str],
+    stem_spectral_bn: bool = True,
 ) -> nn.Module:
     """Apply a paper variant to a freshly built model (helper of the model builders).
 
     ``harmonic``: None (plain), ``"stem"`` (Harm1: the stem conv only, with
     spectral BN) or ``"all"`` (every k x k conv, spectral BN on the stem only).
+    ``stem_spectral_bn=False`` drops the stem's spectral BN (Table 1's "Harm1 (no BN)"
+    row, and the stem of a converted network, whose BN statistics do not exist).
     ``level`` (only with ``"all"``): None, one lambda for every stage, or one
     per stage (``len(stages)`` entries, None = full basis; progressive
     compression). The stem is in no stage and keeps the full spectrum.
@@ -198,7 +201,11 @@ def harmonize_variant(
         raise ValueError(f"harmonic must be one of {HARMONIC_VARIANTS}; got {harmonic!r}")
     if level is not None and harmonic != "all":
         raise ValueError(f"level applies only with harmonic='all'; got level={level!r} with harmonic={harmonic!r}")
+    if not isinstance(stem_spectral_bn, bool):
+        raise ValueError(f"stem_spectral_bn must be True or False; got {stem_spectral_bn!r}")
     if harmonic is None:
+        if not stem_spectral_bn:
+            raise ValueError("stem_spectral_bn=False applies only to a harmonic network (harmonic='stem' or 'all')")
         return model
     if level is None or isinstance(level, int):
         per_stage: Sequence[int | None] = [level] * len(stages)
@@ -213,4 +220,4 @@ def harmonize_variant(
         if value is not None:
             n_filters(3, value)  # raises ValueError naming level for non-positive / non-int values
     stage_levels = None if all(v is None for v in per_stage) else dict(zip(stages, per_stage, strict=True))
-    return harmonize(model, stage_levels, which=harmonic, stem_spectral_bn=True)
+    return harmonize(model, stage_levels, which=harmonic, stem_spectral_bn=stem_spectral_bn)

@@ -433,7 +433,9 @@ class HarmonicConv2d(nn.Module):
     Parameters: ``weight`` ``(out, in / groups, n_filters)`` and ``bias``; the
     filter bank is the buffer ``filters`` ``(n_filters, k, k)`` (in the
     state_dict, follows ``.to()``). With ``spectral_bn=True``, ``bn`` is a
-    ``BatchNorm2d(in_channels * n_filters)`` over the spectral maps, channel
+    ``BatchNorm2d(in_channels * n_filters, affine=False)`` over the spectral maps
+    (eq. 3 normalises by the batch mean and deviation only, as the authors' code does;
+    ``spectral_bn_affine=True`` adds BN's learnable scale and shift), channel
     ``c * n_filters + f`` holding frequency ``f`` of input channel ``c``.
 
     The forward takes one of two exact forms (``compute_form``): ``"merged"``,
@@ -485,6 +487,7 @@ class HarmonicConv2d(nn.Module):
         level: int | None = None,
         spectral_bn: bool = False,
         norm: str | None = "l1",
+        spectral_bn_affine: bool = False,
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = None,
     ) -> None:
@@ -533,7 +536,9 @@ class HarmonicConv2d(nn.Module):
         else:
             self.register_parameter("bias", None)
         self.bn: nn.BatchNorm2d | None = (
-            nn.BatchNorm2d(in_channels * self.n_filters, **factory) if spectral_bn else None
+            nn.BatchNorm2d(in_channels * self.n_filters, affine=spectral_bn_affine, **factory)
+            if spectral_bn
+            else None
         )
         self.reset_parameters()
 
@@ -830,6 +835,7 @@ class HarmonicConv2d(nn.Module):
         norm: str | None = "l1",
         spectral_bn: bool = False,
         project_weights: bool = True,
+        spectral_bn_affine: bool = False,
     ) -> HarmonicConv2d:
         """Harmonic block with the geometry, dtype, device and mode of ``conv``, its kernel projected.
 
@@ -837,8 +843,8 @@ class HarmonicConv2d(nn.Module):
         kernel onto the DCT filters (exact for the full bank, so outputs are
         identical; lambda truncation drops the high frequencies). The bias is
         copied. With ``spectral_bn=True`` the new BN starts as the identity in
-        eval mode: weight 1, bias 0, running mean 0 and running variance
-        ``1 - eps`` (so that ``sqrt(var + eps) = 1``); in training mode it
+        eval mode: running mean 0 and running variance ``1 - eps`` (so that
+        ``sqrt(var + eps) = 1``; with ``spectral_bn_affine``, weight 1 and bias 0); in training mode it
         normalises with batch statistics, as any BN does. With
         ``project_weights=False`` only the geometry is taken (fresh init).
         """
@@ -860,6 +866,7 @@ class HarmonicConv2d(nn.Module):
             level=level,
             spectral_bn=spectral_bn,
             norm=norm,
+            spectral_bn_affine=spectral_bn_affine,
             device=conv.weight.device,
             dtype=conv.weight.dtype,
         )
@@ -887,4 +894,5 @@ class HarmonicConv2d(nn.Module):
         return (
             f"{text}, level={self.level}, n_filters={self.n_filters}, "
             f"spectral_bn={self.spectral_bn}, norm={self.norm!r}"
+            + (", spectral_bn_affine=True" if self.bn is not None and self.bn.affine else "")
         )

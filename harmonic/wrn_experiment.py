@@ -52,8 +52,9 @@ class WRNConfig:
 
     dataset: str = "cifar10"
     depth: int = 28
-    widen_factor: int = 10
+    widen_factor: float = 10
     harmonic: Optional[str] = None
+    stem_spectral_bn: bool = True
     level: Level = None
     dropout: float = 0.3
     epochs: int = 200
@@ -148,6 +149,7 @@ def run_wrn(
     ``params`` are the fields of :class:`WRNConfig`: ``dataset`` (``"cifar10"``,
     ``"cifar100"``, ``"fashion-mnist"``), ``depth``, ``widen_factor``,
     ``harmonic`` (None/``"none"``, ``"stem"`` = Harm1, ``"all"`` = Harm-WRN),
+    ``stem_spectral_bn`` (False: Harm1 "(no BN)"),
     ``level`` (lambda, or one per group for progressive compression, e.g.
     ``[None, 3, 2]``), ``dropout``, ``epochs``, ``batch_size``, ``lr``,
     ``momentum``, ``nesterov``, ``weight_decay``, ``milestones``, ``gamma``,
@@ -167,6 +169,7 @@ def run_wrn(
     model = wrn(
         config.depth, config.widen_factor, num_classes=info.num_classes, dropout=config.dropout,
         harmonic=config.harmonic, level=config.level, in_channels=info.in_channels,
+        stem_spectral_bn=config.stem_spectral_bn,
     )
     optimizer = make_optimizer(model, "sgd", lr=config.lr, weight_decay=config.weight_decay,
                                momentum=config.momentum, nesterov=config.nesterov)

@@ -103,7 +103,7 @@ def test_dense_weight_is_sum_of_weighted_filters():
 
 
 def test_filters_are_a_buffer_not_a_parameter():
-    layer = HarmonicConv2d(3, 8, 3, level=3, spectral_bn=True)
+    layer = HarmonicConv2d(3, 8, 3, level=3, spectral_bn=True, spectral_bn_affine=True)
     names = {name for name, _ in layer.named_parameters()}
     assert names == {"weight", "bias", "bn.weight", "bn.bias"}
     assert "filters" in layer.state_dict()
@@ -115,7 +115,7 @@ def test_filters_are_a_buffer_not_a_parameter():
 @pytest.mark.parametrize("geometry", GEOMETRIES[:5])
 def test_spectral_bn_training_matches_explicit_form_with_gradients(geometry, device):
     torch.manual_seed(0)
-    layer = HarmonicConv2d(**geometry, level=3, spectral_bn=True).double().train()
+    layer = HarmonicConv2d(**geometry, level=3, spectral_bn=True, spectral_bn_affine=True).double().train()
     layer.compute_form = "merged"  # the folded form ("auto" runs the explicit one on CUDA)
     _randomise_bn(layer)
     layer.to(device)
@@ -165,7 +165,7 @@ def test_spectral_statistics_super_patches_and_chunks(monkeypatch, height, width
     dilation), images in chunks: statistics and their input gradient equal the explicit form."""
     monkeypatch.setattr(layers, "_CHUNK_ELEMENTS", chunk)
     torch.manual_seed(0)
-    layer = HarmonicConv2d(3, 4, 3, stride=stride, padding=dilation, dilation=dilation, spectral_bn=True).double()
+    layer = HarmonicConv2d(3, 4, 3, stride=stride, padding=dilation, dilation=dilation, spectral_bn=True, spectral_bn_affine=True).double()
     layer.compute_form = "merged"
     _randomise_bn(layer)
     h_out, w_out = layers._output_size((height, width), 3, layer.stride, layer.dilation, layer._padding_lrtb())
@@ -180,14 +180,14 @@ def test_spectral_statistics_super_patches_with_gaps(monkeypatch):
     assert layers._offset_index([0, 2, 4, 6]) == slice(None, None, 2)
     monkeypatch.setattr(layers, "_super_patch_shape", lambda *args: (2, 2))
     torch.manual_seed(0)
-    layer = HarmonicConv2d(2, 3, 3, stride=4, padding=1, spectral_bn=True).double()
+    layer = HarmonicConv2d(2, 3, 3, stride=4, padding=1, spectral_bn=True, spectral_bn_affine=True).double()
     layer.compute_form = "merged"
     _assert_matches_explicit_form(layer, torch.randn(3, 2, 16, 16, dtype=F64, requires_grad=True))
 
 
 def test_spectral_bn_cumulative_momentum_and_float32():
     torch.manual_seed(0)
-    layer = HarmonicConv2d(3, 8, 3, padding=1, spectral_bn=True)
+    layer = HarmonicConv2d(3, 8, 3, padding=1, spectral_bn=True, spectral_bn_affine=True)
     layer.bn.momentum = None
     reference = copy.deepcopy(layer)
     for step in range(2):
@@ -198,7 +198,7 @@ def test_spectral_bn_cumulative_momentum_and_float32():
 
 
 def test_spectral_statistics_gradcheck():
-    layer = HarmonicConv2d(1, 2, 3, stride=2, padding=1, level=4, spectral_bn=True).double()
+    layer = HarmonicConv2d(1, 2, 3, stride=2, padding=1, level=4, spectral_bn=True, spectral_bn_affine=True).double()
     x = _input(1, size=4, batch=2, requires_grad=True)
 
     def statistics(inp):
@@ -210,7 +210,7 @@ def test_spectral_statistics_gradcheck():
 
 def test_spectral_bn_eval_folds_running_statistics(device):
     torch.manual_seed(0)
-    layer = HarmonicConv2d(4, 6, 3, padding=1, groups=2, spectral_bn=True).double()
+    layer = HarmonicConv2d(4, 6, 3, padding=1, groups=2, spectral_bn=True, spectral_bn_affine=True).double()
     _randomise_bn(layer)
     layer.to(device)
     for step in range(3):
@@ -244,7 +244,7 @@ def test_folded_spectral_bn_gradcheck(mode, monkeypatch, device):
     """The folded conv's hand-written backward, for every input and parameter (and, in eval
     mode, its own derivative: the statistics are constants there, so gradgradcheck applies)."""
     torch.manual_seed(0)
-    layer = HarmonicConv2d(4, 6, 3, stride=2, padding=1, groups=2, level=2, spectral_bn=True).double()
+    layer = HarmonicConv2d(4, 6, 3, stride=2, padding=1, groups=2, level=2, spectral_bn=True, spectral_bn_affine=True).double()
     _randomise_bn(layer)
     layer.bn.running_mean.uniform_(-1, 1)
     layer.bn.running_var.uniform_(0.5, 2)
@@ -265,7 +265,7 @@ def test_folded_spectral_bn_with_frozen_parameters(frozen, device):
     """The hand-written backward returns only what is asked for, and the right values for it
     (fine-tuning with frozen statistics, frozen weights or frozen BN affine parameters)."""
     torch.manual_seed(0)
-    layer = HarmonicConv2d(4, 6, 3, padding=1, groups=2, spectral_bn=True).double()
+    layer = HarmonicConv2d(4, 6, 3, padding=1, groups=2, spectral_bn=True, spectral_bn_affine=True).double()
     _randomise_bn(layer)
     layer.bn.running_mean.uniform_(-1, 1)
     layer.bn.running_var.uniform_(0.5, 2)
@@ -303,7 +303,7 @@ def test_bank_product_pairs_rows_only_from_paired_rows(rows, monkeypatch):
 
 def test_folded_spectral_bn_without_affine_and_under_autocast(device):
     torch.manual_seed(0)
-    layer = HarmonicConv2d(3, 4, 3, padding=1, spectral_bn=True).double()
+    layer = HarmonicConv2d(3, 4, 3, padding=1, spectral_bn=True, spectral_bn_affine=True).double()
     layer.compute_form = "merged"
     layer.bn = nn.BatchNorm2d(layer.bn.num_features, affine=False).double()
     layer.to(device)
@@ -315,7 +315,7 @@ def test_folded_spectral_bn_without_affine_and_under_autocast(device):
     for a, b in zip(*grads, strict=True):
         torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-10)
     # autocast takes the recorded fold (the conv runs in bfloat16): close to float32
-    layer = HarmonicConv2d(3, 4, 3, padding=1, spectral_bn=True).to(device)
+    layer = HarmonicConv2d(3, 4, 3, padding=1, spectral_bn=True, spectral_bn_affine=True).to(device)
     layer.compute_form = "merged"
     x = torch.randn(2, 3, 8, 8, device=device)
     expected = layer(x)
@@ -328,7 +328,7 @@ def test_folded_spectral_bn_without_affine_and_under_autocast(device):
 def test_converted_spectral_bn_is_identity_in_eval_mode():
     torch.manual_seed(0)
     conv = nn.Conv2d(3, 8, 7, stride=2, padding=3, bias=False).double().eval()
-    layer = HarmonicConv2d.from_conv(conv, spectral_bn=True)
+    layer = HarmonicConv2d.from_conv(conv, spectral_bn=True, spectral_bn_affine=True)
     x = _input(3, size=20)
     torch.testing.assert_close(layer(x), conv(x), rtol=1e-12, atol=1e-12)
     assert torch.all(layer.bn.running_var == 1 - layer.bn.eps)
@@ -336,7 +336,7 @@ def test_converted_spectral_bn_is_identity_in_eval_mode():
 
 def test_eval_cache_follows_in_place_updates_and_load_state_dict():
     torch.manual_seed(0)
-    layer = HarmonicConv2d(4, 5, 3, padding=1, spectral_bn=True).eval()
+    layer = HarmonicConv2d(4, 5, 3, padding=1, spectral_bn=True, spectral_bn_affine=True).eval()
     x = _input(4, dtype=torch.float32)
     with torch.no_grad():
         first = layer(x)
@@ -346,7 +346,7 @@ def test_eval_cache_follows_in_place_updates_and_load_state_dict():
         third = layer(x)
     assert not torch.allclose(first, second) and not torch.allclose(second, third)
     torch.testing.assert_close(third, layer.explicit_forward(x).detach(), rtol=1e-5, atol=1e-5)
-    other = HarmonicConv2d(4, 5, 3, padding=1, spectral_bn=True).eval()
+    other = HarmonicConv2d(4, 5, 3, padding=1, spectral_bn=True, spectral_bn_affine=True).eval()
     with torch.no_grad():
         other(x)
     other.load_state_dict(layer.state_dict())
@@ -359,13 +359,13 @@ def test_eval_cache_follows_in_place_updates_and_load_state_dict():
 
 def test_state_dict_round_trip():
     torch.manual_seed(0)
-    layer = HarmonicConv2d(4, 6, 3, padding=1, level=3, spectral_bn=True)
+    layer = HarmonicConv2d(4, 6, 3, padding=1, level=3, spectral_bn=True, spectral_bn_affine=True)
     layer(_input(4, dtype=torch.float32))  # update running statistics
     buffer = io.BytesIO()
     torch.save(layer.state_dict(), buffer)
     buffer.seek(0)
     torch.manual_seed(1)
-    restored = HarmonicConv2d(4, 6, 3, padding=1, level=3, spectral_bn=True)
+    restored = HarmonicConv2d(4, 6, 3, padding=1, level=3, spectral_bn=True, spectral_bn_affine=True)
     restored.load_state_dict(torch.load(buffer))
     layer.eval()
     restored.eval()
@@ -383,7 +383,7 @@ def test_low_precision_forward_and_backward(form, device):
     input's dtype and stays close to float64 (rounding of 8- or 11-bit mantissas only)."""
     dtypes = [torch.bfloat16] + ([torch.float16] if device.type == "cuda" else [])
     torch.manual_seed(0)
-    reference = HarmonicConv2d(8, 6, 3, padding=1, spectral_bn=form.startswith("sbn")).double()
+    reference = HarmonicConv2d(8, 6, 3, padding=1, spectral_bn=form.startswith("sbn"), spectral_bn_affine=True).double()
     if reference.bn is not None:
         _randomise_bn(reference)
         reference.bn.running_var.uniform_(0.5, 2)
@@ -405,12 +405,12 @@ def test_low_precision_forward_and_backward(form, device):
 def test_state_dict_moves_between_devices(device):
     """Saved on the device, loaded on the CPU (map_location) and back: same outputs."""
     torch.manual_seed(0)
-    layer = HarmonicConv2d(4, 6, 3, padding=1, level=3, spectral_bn=True).double().to(device)
+    layer = HarmonicConv2d(4, 6, 3, padding=1, level=3, spectral_bn=True, spectral_bn_affine=True).double().to(device)
     layer(_input(4, device=device))
     buffer = io.BytesIO()
     torch.save(layer.state_dict(), buffer)
     buffer.seek(0)
-    on_cpu = HarmonicConv2d(4, 6, 3, padding=1, level=3, spectral_bn=True).double()
+    on_cpu = HarmonicConv2d(4, 6, 3, padding=1, level=3, spectral_bn=True, spectral_bn_affine=True).double()
     on_cpu.load_state_dict(torch.load(buffer, map_location="cpu"))
     assert on_cpu.filters.device.type == "cpu"
     layer.eval()
@@ -444,7 +444,7 @@ def test_initialisation_is_kaiming_normal_fan_out_in_kernel_space():
 
 
 def test_extra_repr():
-    text = repr(HarmonicConv2d(3, 8, 3, padding=1, level=2, spectral_bn=True))
+    text = repr(HarmonicConv2d(3, 8, 3, padding=1, level=2, spectral_bn=True, spectral_bn_affine=True))
     assert "level=2" in text and "n_filters=3" in text and "spectral_bn=True" in text
 
 
@@ -477,7 +477,7 @@ def test_bad_conversions_and_inputs():
         HarmonicConv2d.from_conv(nn.Conv2d(2, 2, (1, 3)))
     with pytest.raises(ValueError, match="conv"):
         HarmonicConv2d.from_conv(nn.Linear(2, 2))
-    layer = HarmonicConv2d(2, 2, 3, spectral_bn=True)
+    layer = HarmonicConv2d(2, 2, 3, spectral_bn=True, spectral_bn_affine=True)
     for form in ("merged", "patch"):
         layer.compute_form = form
         with pytest.raises(ValueError, match="more than 1 value"):
@@ -537,7 +537,7 @@ def test_auto_form_keeps_the_cached_kernel_and_applies_to_spectral_bn(monkeypatc
     with torch.no_grad():
         layer(torch.randn(1, 64, 2, 2))  # eval + no_grad: the merged kernel is cached and reused
     assert calls == [] and layer._cache is not None
-    sbn = HarmonicConv2d(64, 64, 3, padding=1, spectral_bn=True)
+    sbn = HarmonicConv2d(64, 64, 3, padding=1, spectral_bn=True, spectral_bn_affine=True)
     sbn_calls = _count_patch_calls(sbn, monkeypatch)
     sbn(torch.randn(2, 64, 3, 3))  # 18 positions * 9 <= 4 * 64: patch form, BN on the coefficients
     sbn(torch.randn(2, 64, 8, 8))  # 128 positions: batch statistics from patch moments, folded conv
@@ -549,7 +549,7 @@ def test_auto_form_keeps_the_cached_kernel_and_applies_to_spectral_bn(monkeypatc
 @pytest.mark.parametrize("geometry", GEOMETRIES[:5])
 def test_spectral_bn_patch_form_matches_explicit_form(geometry, mode, device):
     torch.manual_seed(0)
-    layer = HarmonicConv2d(**geometry, level=3, spectral_bn=True).double()
+    layer = HarmonicConv2d(**geometry, level=3, spectral_bn=True, spectral_bn_affine=True).double()
     _randomise_bn(layer)
     layer.bn.running_mean.uniform_(-1, 1)
     layer.bn.running_var.uniform_(0.5, 2)
@@ -572,7 +572,7 @@ def test_spectral_bn_patch_form_matches_explicit_form(geometry, mode, device):
 
 
 def test_auto_form_runs_training_spectral_bn_explicitly_off_cpu_only(monkeypatch, device):
-    layer = HarmonicConv2d(4, 6, 3, padding=1, spectral_bn=True).to(device)
+    layer = HarmonicConv2d(4, 6, 3, padding=1, spectral_bn=True, spectral_bn_affine=True).to(device)
     calls = []
     original = layer.explicit_forward
     monkeypatch.setattr(layer, "explicit_forward", lambda x: calls.append(x.shape) or original(x))
@@ -625,3 +625,14 @@ def test_map_statistics_equal_patch_moments(k, stride, dilation, padding, size):
     grads = [torch.autograd.grad(sum((t * w).sum() for t, w in zip(ts, weights)), x)[0] for ts in (moments, maps)]
     for a, b in zip((*moments, grads[0]), (*maps, grads[1]), strict=True):
         torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)
+
+
+def test_spectral_bn_defaults_to_no_affine_like_the_authors_code():
+    """Eq. 3 normalises by batch mean and deviation only: no learnable scale/shift by default."""
+    layer = HarmonicConv2d(3, 8, 3, padding=1, spectral_bn=True)
+    assert {name for name, _ in layer.named_parameters()} == {"weight", "bias"}
+    assert not layer.bn.affine and layer.bn.weight is None and layer.bn.bias is None
+    x = torch.randn(4, 3, 6, 6, dtype=torch.float64)
+    layer = layer.double().train()
+    reference = copy.deepcopy(layer)
+    assert torch.allclose(layer(x), reference.explicit_forward(x), atol=1e-10)

@@ -40,13 +40,53 @@ def test_resnet50_parameter_counts(kwargs, millions):
     assert _millions(resnet50, num_classes=1000, **kwargs) == millions
 
 
-def test_exact_wrn_28_10_counts():
+def _count(builder, **kwargs) -> int:
     with torch.device("meta"):
-        plain, harm = wrn(), wrn(harmonic="all")
-    n_plain = sum(p.numel() for p in plain.parameters())
-    assert n_plain == 36_479_194
-    # the only extra parameters: BN over the stem's 3 * 9 spectral maps
-    assert sum(p.numel() for p in harm.parameters()) == n_plain + 2 * 27
+        return sum(p.numel() for p in builder(**kwargs).parameters())
+
+
+# The authors' implementation's exact counts (official parity: the stem's spectral BN has no
+# learnable affine, so the full-basis harmonic networks have the plain networks' parameters).
+@pytest.mark.parametrize(
+    "kwargs, count",
+    [
+        (dict(), 36_536_884),
+        (dict(harmonic="stem"), 36_536_884),
+        (dict(harmonic="stem", stem_spectral_bn=False), 36_536_884),
+        (dict(harmonic="all"), 36_536_884),
+        (dict(harmonic="all", level=3), 24_471_604),
+        (dict(harmonic="all", level=2), 12_406_324),
+        (dict(harmonic="all", level=(None, 3, 2)), 15_800_884),
+    ],
+)
+def test_exact_wrn_28_10_cifar100_counts(kwargs, count):
+    assert _count(wrn, depth=28, widen_factor=10, num_classes=100, **kwargs) == count
+
+
+@pytest.mark.parametrize(
+    "kwargs, count",
+    [(dict(), 25_557_032), (dict(harmonic="all"), 25_557_032), (dict(harmonic="all", level=(None, None, 3, 2)), 19_658_792)],
+)
+def test_exact_resnet50_counts(kwargs, count):
+    assert _count(resnet50, **kwargs) == count
+
+
+def test_stem_spectral_bn_is_not_affine_and_can_be_dropped():
+    stem = wrn(depth=10, widen_factor=1, harmonic="stem").conv1
+    assert stem.spectral_bn and not stem.bn.affine and stem.bn.weight is None
+    assert {name for name, _ in stem.named_parameters()} == {"weight"}
+    no_bn = wrn(depth=10, widen_factor=1, harmonic="stem", stem_spectral_bn=False).conv1
+    assert isinstance(no_bn, HarmonicConv2d) and not no_bn.spectral_bn
+    with pytest.raises(ValueError, match="stem_spectral_bn"):
+        wrn(depth=10, widen_factor=1, stem_spectral_bn=False)
+
+
+def test_fractional_widen_factor_rounds_group_widths():
+    model = wrn(depth=10, widen_factor=0.8, num_classes=10)
+    assert [model.layer1[0].conv1.out_channels, model.layer2[0].conv1.out_channels,
+            model.layer3[0].conv1.out_channels] == [13, 26, 51]
+    with pytest.raises(ValueError, match="widen_factor"):
+        wrn(depth=10, widen_factor=0)
 
 
 def test_harm_wrn_structure_and_forward():
@@ -62,7 +102,7 @@ def test_harm_wrn_structure_and_forward():
     out = model(x)
     assert out.shape == (4, 10)
     out.sum().backward()
-    assert model.conv1.bn.weight.grad is not None and model.layer3[0].conv2.weight.grad is not None
+    assert model.conv1.weight.grad is not None and model.layer3[0].conv2.weight.grad is not None
     model.eval()
     with torch.no_grad():
         assert model(x).shape == (4, 10)

@@ -13,10 +13,30 @@ from torch import nn
 
 from ..harmonize import harmonize_variant
 
-__all__ = ["resnet50"]
+__all__ = ["resnet101", "resnet50"]
 
 #: Stages a per-stage ``level`` refers to.
 RESNET_STAGES = ("layer1", "layer2", "layer3", "layer4")
+
+
+def _resnet(
+    arch: str,
+    num_classes: int,
+    harmonic: str | None,
+    level: int | Sequence[int | None] | None,
+    maxpool: bool,
+    stem_spectral_bn: bool,
+) -> nn.Module:
+    """torchvision's ``arch`` with the paper's stem option, then the harmonic variant."""
+    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
+        raise ValueError(f"num_classes must be a positive int; got {num_classes!r}")
+    if not isinstance(maxpool, bool):
+        raise ValueError(f"maxpool must be True or False; got {maxpool!r}")
+    model = getattr(torchvision.models, arch)(weights=None, num_classes=num_classes)
+    if not maxpool:
+        model.maxpool = nn.Identity()
+        model.conv1.stride = (4, 4)
+    return harmonize_variant(model, harmonic, level, RESNET_STAGES, stem_spectral_bn=stem_spectral_bn)
 
 
 def resnet50(
@@ -24,6 +44,7 @@ def resnet50(
     harmonic: str | None = None,
     level: int | Sequence[int | None] | None = None,
     maxpool: bool = False,
+    stem_spectral_bn: bool = True,
 ) -> nn.Module:
     """torchvision ResNet-50 (25.6M parameters), plain or harmonic.
 
@@ -33,12 +54,21 @@ def resnet50(
     7x7 stem with spectral BN) or ``"all"`` (every conv larger than 1x1,
     spectral BN on the stem only). ``level`` (with ``"all"``): lambda for every
     stage or a sequence of 4 (the paper's progressive setting is
-    ``(None, None, 3, 2)``); the stem keeps the full spectrum.
+    ``(None, None, 3, 2)``); the stem keeps the full spectrum. The stem's spectral BN
+    has no learnable affine (as in the authors' code): ResNet-50 and Harm-ResNet-50 both
+    have 25,557,032 parameters, progressive lambda 19,658,792. ``stem_spectral_bn=False``
+    gives the stem of the paper's converted network (its BN statistics are not available).
     """
-    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
-        raise ValueError(f"num_classes must be a positive int; got {num_classes!r}")
-    model = torchvision.models.resnet50(weights=None, num_classes=num_classes)
-    if not maxpool:
-        model.maxpool = nn.Identity()
-        model.conv1.stride = (4, 4)
-    return harmonize_variant(model, harmonic, level, RESNET_STAGES)
+    return _resnet("resnet50", num_classes, harmonic, level, maxpool, stem_spectral_bn)
+
+
+def resnet101(
+    num_classes: int = 1000,
+    harmonic: str | None = None,
+    level: int | Sequence[int | None] | None = None,
+    maxpool: bool = False,
+    stem_spectral_bn: bool = True,
+) -> nn.Module:
+    """torchvision ResNet-101 with the options of :func:`resnet50` (the authors released a
+    Harm-ResNet-101 checkpoint; the BMVC paper reports ResNet-50 only)."""
+    return _resnet("resnet101", num_classes, harmonic, level, maxpool, stem_spectral_bn)

@@ -59,6 +59,9 @@ class WideBasicBlock(nn.Module):
 class WideResNet(nn.Module):
     """WRN-depth-widen_factor for 32x32 images (plain; see :func:`wrn` for harmonic variants).
 
+    Group widths are ``round(16k), round(32k), round(64k)``: the paper's integer ``k``, or a
+    fractional one for a narrower baseline whose size matches a compressed harmonic network.
+
     Initialisation as in the reference code: convolutions He-normal with
     ``mode="fan_out"`` (std ``sqrt(2 / (k^2 out))``), BN weight 1 and bias 0,
     linear bias 0 (weight keeps PyTorch's default).
@@ -67,7 +70,7 @@ class WideResNet(nn.Module):
     def __init__(
         self,
         depth: int = 28,
-        widen_factor: int = 10,
+        widen_factor: float = 10,
         num_classes: int = 10,
         dropout: float = 0.0,
         in_channels: int = 3,
@@ -75,8 +78,9 @@ class WideResNet(nn.Module):
         super().__init__()
         if isinstance(depth, bool) or not isinstance(depth, int) or depth < 10 or (depth - 4) % 6:
             raise ValueError(f"depth must be an int 6n + 4 with n >= 1 (10, 16, 22, 28, ...); got {depth!r}")
+        if isinstance(widen_factor, bool) or not isinstance(widen_factor, (int, float)) or not widen_factor > 0:
+            raise ValueError(f"widen_factor must be a positive number; got {widen_factor!r}")
         for name, value in (
-            ("widen_factor", widen_factor),
             ("num_classes", num_classes),
             ("in_channels", in_channels),
         ):
@@ -85,7 +89,9 @@ class WideResNet(nn.Module):
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1); got {dropout!r}")
         blocks = (depth - 4) // 6
-        widths = (16, 16 * widen_factor, 32 * widen_factor, 64 * widen_factor)
+        widths = (16, *(round(base * widen_factor) for base in (16, 32, 64)))
+        if min(widths) < 1:
+            raise ValueError(f"widen_factor {widen_factor!r} leaves a group with no channels")
         self.depth = depth
         self.widen_factor = widen_factor
         self.conv1 = conv3x3(in_channels, widths[0])
@@ -120,12 +126,13 @@ class WideResNet(nn.Module):
 
 def wrn(
     depth: int = 28,
-    widen_factor: int = 10,
+    widen_factor: float = 10,
     num_classes: int = 10,
     dropout: float = 0.0,
     harmonic: str | None = None,
     level: int | Sequence[int | None] | None = None,
     in_channels: int = 3,
+    stem_spectral_bn: bool = True,
 ) -> nn.Module:
     """WRN-``depth``-``widen_factor``, plain or harmonic (Ulicny et al., 2019).
 
@@ -133,7 +140,10 @@ def wrn(
     BN) or ``"all"`` (Harm-WRN: every 3x3 conv harmonic, spectral BN on the
     stem only, 1x1 shortcuts unchanged). ``level`` (with ``"all"``): lambda for
     every residual group, or a sequence of 3 (progressive, e.g. ``(None, 3, 2)``);
-    the stem keeps the full spectrum. WRN-28-10 has 36.5M parameters.
+    the stem keeps the full spectrum. The stem's spectral BN (eq. 3) has no learnable
+    scale or shift, as in the authors' code, so every variant without compression has
+    exactly the plain network's parameters (WRN-28-10 for CIFAR-100: 36,536,884);
+    ``stem_spectral_bn=False`` is Table 1's "Harm1-WRN-28-10 (no BN)".
     """
     model = WideResNet(depth, widen_factor, num_classes, dropout, in_channels)
-    return harmonize_variant(model, harmonic, level, WRN_STAGES)
+    return harmonize_variant(model, harmonic, level, WRN_STAGES, stem_spectral_bn=stem_spectral_bn)
