@@ -27,11 +27,12 @@ from torch import nn
 from . import results
 from .cifar import cifar_augment, image_dataset_info, load_image_dataset
 from .experiment import RunResult, config_from, recorded_run
-from .train import fit, make_optimizer, make_scheduler, seed_everything, select_device
+from .train import fit, make_optimizer, make_scheduler, save_checkpoint, seed_everything, select_device
 from .utils import count_parameters
 
 __all__ = [
     "FREQUENCY_WEIGHTS_FILE",
+    "MODEL_FILE",
     "WRNConfig",
     "WRNRunResult",
     "frequency_label",
@@ -42,6 +43,8 @@ __all__ = [
 
 #: File name of the Figure 3 table next to a run's metrics.
 FREQUENCY_WEIGHTS_FILE = "frequency_weights.csv"
+#: File name of a run's trained weights (``save_model=True``).
+MODEL_FILE = "model.pt"
 
 Level = Union[None, int, Sequence[Optional[int]]]
 
@@ -142,6 +145,7 @@ def run_wrn(
     data_root: str | None = None,
     checkpoint: bool = False,
     progress: bool = True,
+    save_model: bool = False,
     **params: Any,
 ) -> WRNRunResult:
     """Train one (harmonic) WRN configuration on CIFAR-10/100 or Fashion-MNIST and record it.
@@ -157,6 +161,8 @@ def run_wrn(
     ``checkpoint=True`` keeps ``checkpoint.pt`` next to the results and a rerun
     resumes from it. The recorded parameters include ``n_parameters``; harmonic
     networks also get ``frequency_weights.csv`` (see :func:`frequency_weights`).
+    ``save_model=True`` also writes the trained ``state_dict`` as ``model.pt`` (:data:`MODEL_FILE`;
+    loadable with ``torch.load(..., weights_only=True)``), e.g. for converting it later.
     """
     from .models import wrn  # model code lives in harmonic.models
 
@@ -189,4 +195,6 @@ def run_wrn(
     table = frequency_weights(model) if config.harmonic is not None else None
     if table is not None and run.folder is not None:
         save_frequency_weights(table, run.folder)
+    if save_model and run.folder is not None:
+        save_checkpoint(run.folder / MODEL_FILE, model.state_dict())
     return WRNRunResult(run.metrics, run.folder, run.record, model=model, frequency_weights=table)
