@@ -1,19 +1,23 @@
-"""ResNet-50 for ImageNet (He et al., 2016) and its harmonic variants (Ulicny et al., 2019).
+"""ResNet-50 and ResNet-101 for ImageNet (He et al., 2016) and their harmonic variants (Ulicny et al., 2019).
 
-The network is torchvision's ``resnet50``; harmonic variants are produced by
+The networks are torchvision's; harmonic variants are produced by
 :func:`~harmonic.harmonize.harmonize_variant`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import os
+from collections.abc import Mapping, Sequence
 
 import torchvision
 from torch import nn
 
 from ..harmonize import harmonize_variant
+from ..pretrained import load_weights, official_levels
 
 __all__ = ["resnet101", "resnet50"]
+
+Weights = str | os.PathLike | Mapping | None
 
 #: Stages a per-stage ``level`` refers to.
 RESNET_STAGES = ("layer1", "layer2", "layer3", "layer4")
@@ -26,8 +30,9 @@ def _resnet(
     level: int | Sequence[int | None] | None,
     maxpool: bool,
     stem_spectral_bn: bool,
+    weights: Weights,
 ) -> nn.Module:
-    """torchvision's ``arch`` with the paper's stem option, then the harmonic variant."""
+    """torchvision's ``arch`` with the paper's stem option, then the harmonic variant, then ``weights``."""
     if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
         raise ValueError(f"num_classes must be a positive int; got {num_classes!r}")
     if not isinstance(maxpool, bool):
@@ -36,7 +41,16 @@ def _resnet(
     if not maxpool:
         model.maxpool = nn.Identity()
         model.conv1.stride = (4, 4)
-    return harmonize_variant(model, harmonic, level, RESNET_STAGES, stem_spectral_bn=stem_spectral_bn)
+    model = harmonize_variant(model, harmonic, level, RESNET_STAGES, stem_spectral_bn=stem_spectral_bn)
+    if weights is not None:
+        state = load_weights(weights)
+        try:
+            model.load_state_dict(state, strict=True)
+        except RuntimeError as error:
+            found = official_levels(state) if harmonic == "all" else None
+            hint = f" (its levels per stage are {found}: pass level={list(found)})" if found else ""
+            raise ValueError(f"weights do not fit {arch}(harmonic={harmonic!r}, level={level!r}){hint}: {error}") from error
+    return model
 
 
 def resnet50(
@@ -45,6 +59,7 @@ def resnet50(
     level: int | Sequence[int | None] | None = None,
     maxpool: bool = False,
     stem_spectral_bn: bool = True,
+    weights: Weights = None,
 ) -> nn.Module:
     """torchvision ResNet-50 (25.6M parameters), plain or harmonic.
 
@@ -58,8 +73,11 @@ def resnet50(
     has no learnable affine (as in the authors' code): ResNet-50 and Harm-ResNet-50 both
     have 25,557,032 parameters, progressive lambda 19,658,792. ``stem_spectral_bn=False``
     gives the stem of the paper's converted network (its BN statistics are not available).
+    ``weights``: a state_dict or a file of one (ours, a :mod:`harmonic.imagenet` checkpoint, or
+    the authors' released layout, converted by :func:`harmonic.pretrained.from_official`),
+    loaded strictly.
     """
-    return _resnet("resnet50", num_classes, harmonic, level, maxpool, stem_spectral_bn)
+    return _resnet("resnet50", num_classes, harmonic, level, maxpool, stem_spectral_bn, weights)
 
 
 def resnet101(
@@ -68,7 +86,8 @@ def resnet101(
     level: int | Sequence[int | None] | None = None,
     maxpool: bool = False,
     stem_spectral_bn: bool = True,
+    weights: Weights = None,
 ) -> nn.Module:
     """torchvision ResNet-101 with the options of :func:`resnet50` (the authors released a
     Harm-ResNet-101 checkpoint; the BMVC paper reports ResNet-50 only)."""
-    return _resnet("resnet101", num_classes, harmonic, level, maxpool, stem_spectral_bn)
+    return _resnet("resnet101", num_classes, harmonic, level, maxpool, stem_spectral_bn, weights)
