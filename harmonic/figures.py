@@ -138,21 +138,32 @@ def error_vs_parameters(
     points: pd.DataFrame,
     path: str | os.PathLike | None = None,
 ) -> plt.Figure:
-    """Figure 4: test error against parameter count, one panel per dataset.
+    """Figure 4 as the paper draws it: test error against parameters, one line per family.
 
-    ``points`` columns: ``dataset``, ``model``, ``params_M``, ``error``, ``source``
-    (``"reported"`` for the paper's values, ``"reproduced"`` for our runs).
+    ``points`` (:func:`harmonic.tables.figure4_points`) columns: ``dataset``, ``family``
+    (``"Harm-WRN"``: harmonic WRNs by compression; ``"WRN"``: baselines by width), ``model``,
+    ``params_M``, ``error``, ``source`` (``"reported"`` or ``"reproduced"``). Reported points are
+    joined by lines, CIFAR-10 solid and CIFAR-100 dashed; each dataset has its own panel because
+    the error levels differ fivefold. Reproduced points are overlaid as crosses.
     """
     sns.set_theme(style="whitegrid", context="notebook")
     datasets = list(dict.fromkeys(points["dataset"]))
-    fig, axes = plt.subplots(1, len(datasets), figsize=(6 * len(datasets), 4.2), squeeze=False)
+    styles = {"CIFAR-10": "-", "CIFAR-100": "--"}
+    colours = {"Harm-WRN": "tab:red", "WRN": "tab:blue"}
+    fig, axes = plt.subplots(1, len(datasets), figsize=(5.2 * len(datasets), 4.0), squeeze=False)
     for ax, dataset in zip(axes[0], datasets):
         subset = points[points["dataset"] == dataset]
-        sns.scatterplot(data=subset, x="params_M", y="error", hue="model", style="source",
-                        style_order=["reported", "reproduced"], s=90, ax=ax)
-        ax.set_title(dataset)
+        for family, group in subset.groupby("family", sort=False):
+            for source, marker in (("reported", "o"), ("reproduced", "X")):
+                part = group[group["source"] == source].sort_values("params_M")
+                if part.empty:
+                    continue
+                ax.plot(part["params_M"], part["error"], marker=marker, markersize=8 if marker == "o" else 10,
+                        linestyle=styles.get(dataset, "-") if source == "reported" else "none",
+                        color=colours.get(family), label=f"{family} ({source})")
+        ax.set_title(f"{dataset} ({'solid' if styles.get(dataset) == '-' else 'dashed'} lines)")
         ax.set_xlabel("parameters (millions)")
         ax.set_ylabel("test error (%)")
-        ax.legend(bbox_to_anchor=(1.02, 1), loc="upper left", fontsize="x-small")
+        ax.legend(fontsize="small")
     fig.tight_layout()
     return save(fig, path)

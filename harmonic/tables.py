@@ -67,75 +67,130 @@ def _load_final(results_dirs: Iterable[str | os.PathLike] | None) -> pd.DataFram
     return last_epoch(runs) if not runs.empty else runs
 
 
+def _yes(cell: Any) -> Optional[bool]:
+    """A yes/no cell of a paper table: True, False, or None where the paper leaves it blank."""
+    if cell is None or (isinstance(cell, float) and pd.isna(cell)) or str(cell).strip() == "":
+        return None
+    return str(cell).strip().lower() == "yes"
+
+
+def _meta_parameters(builder: Any, **kwargs: Any) -> int:
+    """Parameter count of ``builder(**kwargs)``, built on the meta device (no memory, no init)."""
+    import torch
+
+    with torch.device("meta"):
+        return count_parameters(builder(**kwargs))
+
+
+def _dropout_matches(value: Any, wanted: Optional[bool]) -> bool:
+    return wanted is None or (float(value) > 0) == wanted
+
+
+def _reproduced(final: pd.DataFrame, config: dict[str, Any], dropout: Optional[bool], metric: str) -> pd.Series:
+    """Final ``metric`` of the runs of ``config`` (and the paper's dropout tick) under the results folders."""
+    chosen = matching_runs(final, config)
+    if "param_dropout" in chosen and dropout is not None:
+        chosen = chosen[chosen["param_dropout"].map(lambda v: _dropout_matches(v, dropout))]
+    return chosen[metric] if metric in chosen else pd.Series(dtype=float)
+
+
 def table1(results_dirs: Iterable[str | os.PathLike] | None = None) -> pd.DataFrame:
-    """Table 1 (WRN on CIFAR-10/100): reported errors and parameters, parameters of our models,
-    and reproduced errors from runs under ``results_dirs`` (mean over seeds, with run counts)."""
+    """Table 1 (WRN on CIFAR-10/100), all 11 rows of the paper in its order: reported errors and
+    parameters, the parameters of our model of each row (none for the benchmark row, another
+    method), and reproduced errors from runs under ``results_dirs``: the median over seeds, as the
+    paper reports the median of 5 runs, with the number of runs (0: not run here)."""
     from .models import wrn
 
     paper = reported(TABLE1_FILE)
     final = _load_final(results_dirs)
     rows = []
     for _, row in paper.iterrows():
-        harmonic, level = _harmonic(row["harmonic"]), parse_level(row["level"])
-        model = wrn(int(row["depth"]), int(row["widen_factor"]), num_classes=10, harmonic=harmonic, level=level)
-        config = {"depth": int(row["depth"]), "widen_factor": int(row["widen_factor"]),
-                  "harmonic": harmonic, "level": level}
+        benchmark = row["kind"] == "benchmark"
         out: dict[str, Any] = {
-            "method": row["method"], "dropout": row["dropout"], "compression": row["compression"],
-            "params (M) reported": row["params_M"], "params (M) ours": _millions(count_parameters(model)),
+            "method": row["method"], "kind": row["kind"], "dropout": row["dropout"] if not benchmark else None,
+            "compression": row["compression"] if isinstance(row["compression"], str) else None,
+            "params (M) reported": row["params_M"], "params (M) ours": None,
         }
+        config: dict[str, Any] = {}
+        if not benchmark:
+            stem_bn = _yes(row["stem_spectral_bn"])
+            config = {"depth": int(row["depth"]), "widen_factor": int(row["widen_factor"]),
+                      "harmonic": _harmonic(row["harmonic"]), "level": parse_level(row["level"])}
+            kwargs = config | ({"stem_spectral_bn": False} if stem_bn is False else {})
+            out["params (M) ours"] = _millions(_meta_parameters(wrn, num_classes=10, **kwargs))
+            if config["harmonic"] is not None:
+                config["stem_spectral_bn"] = stem_bn is not False
         for dataset, column in (("cifar10", "cifar10_err"), ("cifar100", "cifar100_err")):
-            chosen = matching_runs(final, config | {"dataset": dataset})
+            errors = (100.0 - _reproduced(final, config | {"dataset": dataset}, _yes(row["dropout"]), "test_acc")
+                      if not benchmark else pd.Series(dtype=float))
             out[f"{dataset} err reported"] = row[column]
-            out[f"{dataset} err reproduced"] = (100.0 - chosen["test_acc"]).mean() if len(chosen) else float("nan")
-            out[f"{dataset} runs"] = len(chosen)
+            out[f"{dataset} err reproduced"] = errors.median() if len(errors) else float("nan")
+            out[f"{dataset} runs"] = len(errors)
         rows.append(out)
     return pd.DataFrame(rows)
 
 
 def table2(results_dirs: Iterable[str | os.PathLike] | None = None) -> pd.DataFrame:
-    """Table 2 (ResNet-50 on ImageNet): reported top-1/top-5 errors and parameters, parameters of
-    our models, and reproduced errors from ``python -m harmonic.imagenet`` runs under ``results_dirs``."""
+    """Table 2 (ResNet-50 on ImageNet), all 9 rows in the paper's three groups (``type``): reported
+    top-1/top-5 errors and parameters, our model's parameters (none for other methods), and
+    reproduced errors (median over runs) from ``python -m harmonic.imagenet`` runs under
+    ``results_dirs`` (converted rows: runs started with ``--convert-from``)."""
     from .models import resnet50
 
     paper = reported(TABLE2_FILE)
     final = _load_final(results_dirs)
     rows = []
     for _, row in paper.iterrows():
-        harmonic, level = _harmonic(row["harmonic"]), parse_level(row["level"])
-        maxpool = str(row["maxpool"]) == "yes"
-        model = resnet50(num_classes=1000, harmonic=harmonic, level=level, maxpool=maxpool)
-        chosen = matching_runs(final, {"harmonic": harmonic, "level": level, "maxpool": maxpool})
-        rows.append({
-            "type": row["type"], "params (M) reported": row["params_M"],
-            "params (M) ours": _millions(count_parameters(model)),
-            "top-1 err reported": row["top1_err"], "top-5 err reported": row["top5_err"],
-            "top-1 err reproduced": chosen["val_top1_err"].mean() if len(chosen) else float("nan"),
-            "top-5 err reproduced": chosen["val_top5_err"].mean() if len(chosen) else float("nan"),
-            "runs": len(chosen),
-        })
+        buildable = not (row["kind"] == "benchmark" and pd.isna(row["maxpool"]))
+        out: dict[str, Any] = {"type": row["type"], "model": row["model"], "kind": row["kind"],
+                               "params (M) reported": row["params_M"], "params (M) ours": None}
+        top1 = top5 = pd.Series(dtype=float)
+        if buildable:
+            harmonic, level = _harmonic(row["harmonic"]), parse_level(row["level"])
+            maxpool = _yes(row["maxpool"]) is True
+            out["params (M) ours"] = _millions(_meta_parameters(resnet50, harmonic=harmonic, level=level,
+                                                                maxpool=maxpool))
+            converted = isinstance(row["converted_from"], str)
+            chosen = matching_runs(final, {"harmonic": harmonic, "level": level, "maxpool": maxpool})
+            if len(chosen):
+                origin = chosen["param_convert_from"] if "param_convert_from" in chosen else pd.Series(None, index=chosen.index)
+                chosen = chosen[origin.notna() == converted]
+                top1, top5 = chosen.get("val_top1_err", top1), chosen.get("val_top5_err", top5)
+        out |= {"top-1 err reported": row["top1_err"], "top-5 err reported": row["top5_err"],
+                "top-1 err reproduced": top1.median() if len(top1) else float("nan"),
+                "top-5 err reproduced": top5.median() if len(top5) else float("nan"),
+                "runs": len(top1)}
+        rows.append(out)
     return pd.DataFrame(rows)
 
 
 def figure4_points(table: pd.DataFrame) -> pd.DataFrame:
-    """Figure 4 data from :func:`table1`: (dataset, model, params_M, error, source) per point.
+    """Figure 4 data from :func:`table1`: (dataset, family, model, params_M, error, source) per point.
 
-    Reported points use the paper's parameter counts; reproduced points our models' counts.
-    Rows without an error (not reported / not run) give no point.
+    As in the paper's Figure 4: the harmonic WRNs with dropout by compression (full basis, lambda=3,
+    lambda=2; family ``"Harm-WRN"``) and the WRN baselines by width (WRN-28-10/8/6; ``"WRN"``).
+    Reported points use the paper's parameter counts, reproduced points our models' counts; rows
+    without an error (not run here) give no point.
     """
     labels = {"cifar10": "CIFAR-10", "cifar100": "CIFAR-100"}
     points = []
     for _, row in table.iterrows():
+        if row["kind"] != "wrn" or row["dropout"] != "yes":
+            continue
+        if row["method"].startswith("Harm-WRN"):
+            family = "Harm-WRN"
+        elif row["method"].startswith("WRN"):
+            family = "WRN"
+        else:
+            continue  # Harm1 rows are not on the paper's curves
         model = row["method"] + (f" ({row['compression']})" if isinstance(row["compression"], str) else "")
-        if row["dropout"] == "no":
-            model += " (no dropout)"
         for dataset, label in labels.items():
             for source, params in (("reported", row["params (M) reported"]), ("reproduced", row["params (M) ours"])):
                 error = row[f"{dataset} err {source}"]
                 if pd.notna(error) and pd.notna(params):
-                    points.append({"dataset": label, "model": model, "params_M": params, "error": error,
-                                   "source": source})
-    return pd.DataFrame(points, columns=["dataset", "model", "params_M", "error", "source"])
+                    points.append({"dataset": label, "family": family, "model": model, "params_M": params,
+                                   "error": error, "source": source})
+    return pd.DataFrame(points, columns=["dataset", "family", "model", "params_M", "error", "source"])
 
 
 def variant_summary(results_dirs: Iterable[str | os.PathLike]) -> pd.DataFrame:
