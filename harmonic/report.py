@@ -53,14 +53,21 @@ def mean_std(
     return table.rename(columns={"count": "seeds"})[[*by, value, "seeds", "epochs", "mean"]]
 
 
-def first_epoch_reaching(runs: pd.DataFrame, threshold: float, value: str = "test_acc") -> pd.DataFrame:
-    """For each run, the first epoch whose ``value`` is at least ``threshold`` (NaN if never)."""
+def epochs_to_reach(runs: pd.DataFrame, threshold: float, by: Sequence[str], value: str = "test_acc") -> pd.DataFrame:
+    """Per group of ``by``: the epoch by which *every* run of the group had reached ``threshold``.
+
+    That is the worst seed's first epoch with ``value >= threshold``; missing (NaN) when some run of
+    the group never reached it. Groups come from the runs' own columns (e.g. ``model``), never
+    from their names. Columns: ``by``, ``epochs_to_reach``, ``runs_reaching``, ``runs``.
+    """
     rows = []
-    keys = _run_keys(runs)
-    for key, frame in runs.groupby(keys):
-        hit = frame[frame[value] >= threshold]["epoch"]
-        rows.append({**dict(zip(keys, key)), "first_epoch": hit.min() if len(hit) else float("nan")})
-    return pd.DataFrame(rows)
+    for key, group in runs.groupby(list(by), dropna=False):
+        firsts = [frame.loc[frame[value] >= threshold, "epoch"].min() for _, frame in group.groupby(_run_keys(group))]
+        reached = [f for f in firsts if pd.notna(f)]
+        key = key if isinstance(key, tuple) else (key,)
+        rows.append({**dict(zip(by, key)), "epochs_to_reach": max(reached) if len(reached) == len(firsts) else float("nan"),
+                     "runs_reaching": len(reached), "runs": len(firsts)})
+    return pd.DataFrame(rows, columns=[*by, "epochs_to_reach", "runs_reaching", "runs"])
 
 
 def executed_notebooks(folders: Iterable[str | os.PathLike]) -> pd.DataFrame:

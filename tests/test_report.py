@@ -1,0 +1,29 @@
+"""Run summaries of harmonic.report: what the book's tables compute from result files."""
+
+import pandas as pd
+
+from harmonic import report
+
+
+def _runs(rows):
+    return pd.DataFrame(rows, columns=["run", "model", "epoch", "test_acc"])
+
+
+def test_epochs_to_reach_groups_by_the_model_column_not_by_run_names():
+    # run names that contain the notebook's name ("mnist_harmonic_mlp"), as run_mlp_grid writes them
+    runs = _runs([
+        ("mnist_harmonic_mlp-harmonic-s0", "harmonic", 1, 94.0), ("mnist_harmonic_mlp-harmonic-s0", "harmonic", 2, 95.5),
+        ("mnist_harmonic_mlp-harmonic-s1", "harmonic", 1, 95.2), ("mnist_harmonic_mlp-harmonic-s1", "harmonic", 2, 96.0),
+        ("mnist_harmonic_mlp-relu-s0", "relu", 1, 96.1), ("mnist_harmonic_mlp-relu-s0", "relu", 2, 97.0),
+        ("mnist_harmonic_mlp-relu-s1", "relu", 1, 95.9), ("mnist_harmonic_mlp-relu-s1", "relu", 2, 96.8),
+    ])
+    table = report.epochs_to_reach(runs, 95.0, by=["model"]).set_index("model")
+    assert table.loc["harmonic", "epochs_to_reach"] == 2  # the worst seed reaches 95 % in epoch 2
+    assert table.loc["relu", "epochs_to_reach"] == 1
+    assert (table["runs"] == 2).all() and (table["runs_reaching"] == 2).all()
+
+
+def test_epochs_to_reach_is_missing_when_a_seed_never_reaches():
+    runs = _runs([("a", "harmonic", 1, 96.0), ("b", "harmonic", 1, 90.0), ("b", "harmonic", 2, 94.9)])
+    row = report.epochs_to_reach(runs, 95.0, by=["model"]).iloc[0]
+    assert pd.isna(row["epochs_to_reach"]) and row["runs_reaching"] == 1 and row["runs"] == 2
