@@ -136,14 +136,28 @@ def provenance_overview(summary: pd.DataFrame) -> pd.DataFrame:
         last_started=("started", "max")).reset_index()
 
 
-def reported(name: str) -> pd.DataFrame:
-    """A table of values *reported by a paper* (``data/paper/<name>``; ``#`` lines are its source notes)."""
+def styled(frame: pd.DataFrame, decimals: int = 2, missing: str = "—", caption: str | None = None):
+    """``frame`` as the book shows tables: no index column, floats with ``decimals`` digits,
+    ``missing`` for empty cells (a pandas ``Styler``; its HTML fits the page or scrolls inside it)."""
+    styler = frame.style.hide(axis="index").format(precision=decimals, na_rep=missing, thousands=",")
+    styler = styler.set_table_attributes('class="companion-table"')
+    return styler.set_caption(caption) if caption else styler
+
+
+def reported(name: str, as_printed: bool = False) -> pd.DataFrame:
+    """A table of values *reported by a paper* (``data/paper/<name>``; ``#`` lines are its source notes).
+
+    ``as_printed=True`` keeps every cell as the text in the file (the paper's digits: 24.60, 25.5),
+    empty cells as ``""``.
+    """
     from .paths import PAPER_DATA
 
     path = PAPER_DATA / name
     if not path.exists():
         available = sorted(p.name for p in PAPER_DATA.glob("*.csv"))
         raise ValueError(f"name must be one of {available}, got {name!r}")
+    if as_printed:
+        return pd.read_csv(path, comment="#", dtype=str, keep_default_na=False)
     return pd.read_csv(path, comment="#")
 
 

@@ -102,9 +102,10 @@ def table1(results_dirs: Iterable[str | os.PathLike] | None = None) -> pd.DataFr
     from .models import wrn
 
     paper = reported(TABLE1_FILE)
+    printed = reported(TABLE1_FILE, as_printed=True)
     final = _load_final(results_dirs)
     rows = []
-    for _, row in paper.iterrows():
+    for (_, row), (_, text) in zip(paper.iterrows(), printed.iterrows(), strict=True):
         benchmark = row["kind"] == "benchmark"
         out: dict[str, Any] = {
             "method": row["method"], "kind": row["kind"], "dropout": row["dropout"] if not benchmark else None,
@@ -124,6 +125,7 @@ def table1(results_dirs: Iterable[str | os.PathLike] | None = None) -> pd.DataFr
             errors = (100.0 - _reproduced(final, config | {"dataset": dataset}, _yes(row["dropout"]), "test_acc")
                       if not benchmark else pd.Series(dtype=float))
             out[f"{dataset} err reported"] = row[column]
+            out[f"{dataset} err printed"] = text[column]
             out[f"{dataset} err reproduced"] = errors.median() if len(errors) else float("nan")
             out[f"{dataset} runs"] = len(errors)
         rows.append(out)
@@ -138,9 +140,10 @@ def table2(results_dirs: Iterable[str | os.PathLike] | None = None) -> pd.DataFr
     from .models import resnet50
 
     paper = reported(TABLE2_FILE)
+    printed = reported(TABLE2_FILE, as_printed=True)
     final = _load_final(results_dirs)
     rows = []
-    for _, row in paper.iterrows():
+    for (_, row), (_, text) in zip(paper.iterrows(), printed.iterrows(), strict=True):
         buildable = not (row["kind"] == "benchmark" and pd.isna(row["maxpool"]))
         out: dict[str, Any] = {"type": row["type"], "model": row["model"], "kind": row["kind"],
                                "params (M) reported": row["params_M"], "params (M) ours": None}
@@ -157,6 +160,7 @@ def table2(results_dirs: Iterable[str | os.PathLike] | None = None) -> pd.DataFr
                 chosen = chosen[origin.notna() == converted]
                 top1, top5 = chosen.get("val_top1_err", top1), chosen.get("val_top5_err", top5)
         out |= {"top-1 err reported": row["top1_err"], "top-5 err reported": row["top5_err"],
+                "top-1 err printed": text["top1_err"], "top-5 err printed": text["top5_err"],
                 "top-1 err reproduced": top1.median() if len(top1) else float("nan"),
                 "top-5 err reproduced": top5.median() if len(top5) else float("nan"),
                 "runs": len(top1)}
@@ -210,3 +214,56 @@ def variant_summary(results_dirs: Iterable[str | os.PathLike]) -> pd.DataFrame:
                         error_mean=("error", "mean"), error_std=("error", "std"), seeds=("error", "size"),
                         epochs=("epoch", "max"), seconds_per_epoch=("seconds_per_epoch", "mean")).reset_index()
     return table.rename(columns={"param_dataset": "dataset", "param_depth": "depth", "param_widen_factor": "width"})
+
+
+NOT_RUN = "not run here"
+OTHER_METHOD = "other method"
+
+
+def _cell(value: Any, decimals: int = 2) -> str:
+    return "—" if value is None or (isinstance(value, float) and pd.isna(value)) else f"{value:.{decimals}f}"
+
+
+def _reproduced_cell(row: pd.Series, value: str, runs: str) -> str:
+    if row["kind"] == "benchmark" and pd.isna(row["params (M) ours"]):
+        return OTHER_METHOD
+    if not row[runs]:
+        return NOT_RUN
+    return f"{row[value]:.2f} ({int(row[runs])} run{'s' if row[runs] != 1 else ''})"
+
+
+def table1_view(table: pd.DataFrame) -> pd.DataFrame:
+    """:func:`table1` for reading: one text cell per value, "—" where the paper has none,
+    "not run here" where no run is recorded, "other method" for the benchmark row."""
+    rows = []
+    for _, row in table.iterrows():
+        rows.append({
+            "method": row["method"],
+            "dropout": {"yes": "✓", "no": ""}.get(row["dropout"], "—") if row["kind"] != "benchmark" else "",
+            "compression": row["compression"] if isinstance(row["compression"], str) else "",
+            "params (M), paper": _cell(row["params (M) reported"], 1),
+            "params (M), ours": _cell(row["params (M) ours"], 1) if pd.notna(row["params (M) ours"]) else OTHER_METHOD,
+            "CIFAR-10 error (%), paper": row["cifar10 err printed"],
+            "CIFAR-10 error (%), here": _reproduced_cell(row, "cifar10 err reproduced", "cifar10 runs"),
+            "CIFAR-100 error (%), paper": row["cifar100 err printed"],
+            "CIFAR-100 error (%), here": _reproduced_cell(row, "cifar100 err reproduced", "cifar100 runs"),
+        })
+    return pd.DataFrame(rows)
+
+
+def table2_view(table: pd.DataFrame) -> pd.DataFrame:
+    """:func:`table2` for reading, grouped as in the paper (its ``type`` column first)."""
+    rows = []
+    for _, row in table.iterrows():
+        rows.append({
+            "type": row["type"], "model": row["model"],
+            "params (M), paper": _cell(row["params (M) reported"], 1),
+            "params (M), ours": _cell(row["params (M) ours"], 1) if pd.notna(row["params (M) ours"]) else OTHER_METHOD,
+            "top-1 error (%), paper": row["top-1 err printed"],
+            "top-1 error (%), here": _reproduced_cell(row, "top-1 err reproduced", "runs"),
+            "top-5 error (%), paper": row["top-5 err printed"],
+            "top-5 error (%), here": _reproduced_cell(row, "top-5 err reproduced", "runs"),
+        })
+    view = pd.DataFrame(rows)
+    view.loc[view["type"].duplicated(), "type"] = ""  # the group name once, as the paper prints it
+    return view

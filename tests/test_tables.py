@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pandas as pd
 import pytest
 
-from harmonic import results, tables
+from harmonic import report, results, tables
 
 
 @pytest.mark.parametrize("text, expected", [(None, None), ("", None), ("none", None), ("3", 3), (2.0, 2),
@@ -64,3 +67,43 @@ def test_reproduced_cells_are_medians_of_matching_runs(tmp_path):
     assert (harm1["cifar10 runs"] == 0).all()  # the no-BN run is not a Harm1 run with BN
     points = tables.figure4_points(table)
     assert set(points[points["source"] == "reproduced"]["model"]) == {"Harm-WRN-28-10 (λ=2)", "Harm-WRN-28-10"}
+
+
+def _seed_block(start: str, end: str) -> list[str]:
+    """Lines of the paper's text (../shared/seeds) from the line ``start`` to the caption starting ``end``."""
+    seeds = sorted((Path(__file__).resolve().parents[2] / "shared" / "seeds").glob("001_*.txt"))
+    if not seeds:
+        pytest.skip("the paper's text (../shared/seeds/001_*.txt) is not beside this checkout")
+    lines = [line.strip() for line in seeds[0].read_text().splitlines()]
+    first = lines.index(start)
+    last = next(i for i in range(first, len(lines)) if lines[i].startswith(end))
+    return lines[first:last]
+
+
+def _numbers(lines: list[str]) -> list[str]:
+    return [line for line in lines if re.fullmatch(r"\d+(\.\d+)?M?", line)]
+
+
+@pytest.mark.parametrize("name, start, end, columns", [
+    ("table1_wrn_cifar.csv", "Method", "Table 1:", ["params_M", "cifar10_err", "cifar100_err"]),
+    ("table2_resnet50_imagenet.csv", "Type", "Table 2:", ["params_M", "top1_err", "top5_err"]),
+])
+def test_paper_files_match_the_papers_text_to_the_printed_digit(name, start, end, columns):
+    printed = report.reported(name, as_printed=True)
+    expected = [f"{row[c]}M" if c == "params_M" else row[c] for _, row in printed.iterrows() for c in columns]
+    assert _numbers(_seed_block(start, end)) == expected
+    names = [re.sub(r" \[\d+\]$", "", m) for m in printed[printed.columns[0 if name.startswith("table1") else 1]]]
+    text = " ".join(_seed_block(start, end))
+    assert all(n.split(" (no BN)")[0] in text for n in names)
+
+
+def test_table1_dropout_ticks_match_the_papers_text():
+    block = _seed_block("Method", "Table 1:")
+    ticks, row = [], -1
+    for line in block[2:]:  # after the header lines
+        if re.fullmatch(r"\d+(\.\d+)?M", line):
+            row += 1
+        if line == "X":
+            ticks.append(row + 1)  # the tick precedes the row's parameter count
+    printed = report.reported("table1_wrn_cifar.csv", as_printed=True)
+    assert sorted(set(ticks)) == [i for i, d in enumerate(printed["dropout"]) if d == "yes"]
