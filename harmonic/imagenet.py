@@ -32,6 +32,18 @@ training and of validation) and ``provenance.json``. Rerunning the same command
 resumes from the checkpoint (``--no-resume`` starts over); raising
 ``--epochs`` continues a finished run.
 
+Table 2's "converted + finetuned" rows: ``--convert-from CHECKPOINT`` starts from a trained plain
+ResNet-50 (no maxpool) checkpoint of this script (or any state_dict file of that network), converts
+it into the harmonic network that ``--harmonic all [--level ...]`` names (every k x k kernel projected
+on the DCT basis; the stem without spectral BN, whose statistics the plain network does not have,
+as in the paper's Section 5.2), records its validation error before fine-tuning as epoch 0 and then
+fine-tunes: the paper's protocol is ``--epochs 5 --lr 0.001``.
+
+``--evaluate --checkpoint FILE`` validates a checkpoint (ours, or the authors' released
+``harm_resnet50-eec30392.pth`` / ``harm_resnet101-62e185b1.pth``, read by
+:func:`harmonic.pretrained.load_weights`) on ``<data>/val`` (resize 256, central 224 crop) and
+records the top-1/top-5 errors like a run (one row, epoch 0), without training.
+
 For smoke tests: ``--image-size``, ``--val-resize``, ``--max-steps-per-epoch``,
 ``--max-val-steps``, ``--workers 0`` and ``--model-kwargs '{"num_classes": 2}'``
 (by default the number of classes is the number of class folders).
@@ -64,8 +76,8 @@ from .utils import count_parameters
 
 __all__ = ["ARCHS", "DistEnv", "build_parser", "main", "parse_level", "run_name_for", "topk_correct"]
 
-#: Architectures this script trains (the paper's ImageNet network).
-ARCHS = ("resnet50",)
+#: Architectures this script trains (the paper's ImageNet network, and ResNet-101 for the authors' checkpoint).
+ARCHS = ("resnet50", "resnet101")
 HARMONIC_CHOICES = ("none", "stem", "all")
 CHECKPOINT_FILE = "checkpoint.pt"
 
@@ -133,6 +145,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--run-name", default=None, help="default: from arch, harmonic, level and maxpool")
     p.add_argument("--no-resume", action="store_true", help="ignore an existing checkpoint and start over")
     p.add_argument("--print-freq", type=int, default=100, help="log the training loss every this many steps (rank 0)")
+    p.add_argument("--convert-from", default=None, metavar="CHECKPOINT",
+                   help="convert this trained plain no-maxpool network into the --harmonic all network, then fine-tune")
+    p.add_argument("--evaluate", action="store_true", help="only validate --checkpoint on <data>/val and record it")
+    p.add_argument("--checkpoint", default=None, metavar="FILE", help="weights to validate with --evaluate")
     return p
 
 
@@ -269,7 +285,49 @@ def _model_spec(args: argparse.Namespace, num_classes: int) -> dict[str, Any]:
     kwargs = {"num_classes": num_classes, **args.model_kwargs,
               "harmonic": None if args.harmonic == "none" else args.harmonic,
               "level": args.level, "maxpool": args.maxpool}
+    if args.convert_from is not None:
+        kwargs["stem_spectral_bn"] = False  # what conversion builds (the paper's Section 5.2)
     return {"arch": args.arch, "kwargs": kwargs}
+
+
+def _converted_model(args: argparse.Namespace, spec: dict[str, Any]) -> nn.Module:
+    """The plain network of ``spec`` with the weights of ``--convert-from``, converted by
+    :func:`harmonic.conversion.convert` into the harmonic network of ``spec``."""
+    from . import models
+    from .conversion import convert
+    from .models.resnet import RESNET_STAGES
+
+    kwargs = {k: v for k, v in spec["kwargs"].items() if k not in ("harmonic", "level", "stem_spectral_bn")}
+    plain = getattr(models, spec["arch"])(**kwargs, weights=args.convert_from)
+    level = spec["kwargs"]["level"]
+    per_stage = level if isinstance(level, tuple) else (level,) * len(RESNET_STAGES)
+    levels = {stage: value for stage, value in zip(RESNET_STAGES, per_stage, strict=True) if value is not None}
+    return convert(plain, levels or None)
+
+
+def _evaluate(args: argparse.Namespace, env: DistEnv) -> list[dict[str, Any]]:
+    """``--evaluate``: validate ``--checkpoint`` and record one row (epoch 0) like a run."""
+    from .pretrained import load_weights
+
+    run_name = args.run_name or "evaluate-" + Path(args.checkpoint).stem
+    _, val_loader, _, num_classes = _loaders(args, env)
+    spec = _model_spec(args, num_classes)
+    model = _build_model(spec)
+    model.load_state_dict(load_weights(args.checkpoint), strict=True)
+    model.to(env.device)
+    started, clock = results.now_utc(), time.perf_counter()
+    val = _run_epoch(model, val_loader, env, optimizer=None, max_steps=args.max_val_steps, amp=args.amp)
+    row = {"epoch": 0, "val_loss": val["loss"], "val_top1_err": val["top1_err"], "val_top5_err": val["top5_err"],
+           "val_seconds": round(val["seconds"], 3), "val_images": val["images"]}
+    _log(env, f"{run_name}: val top-1 err {row['val_top1_err']:.2f}, top-5 err {row['val_top5_err']:.2f} "
+              f"on {row['val_images']} images")
+    if env.main:
+        params = dict(vars(args)) | {"run_name": run_name, "n_parameters": count_parameters(model),
+                                     "num_classes": num_classes, "world_size": env.world_size}
+        record = results.provenance(params, seed=args.seed, device=env.device.type, started=started,
+                                    duration_s=time.perf_counter() - clock)
+        results.save_run(args.results_dir, run_name, [row], record)
+    return [row]
 
 
 def _build_model(spec: dict[str, Any]) -> nn.Module:
@@ -293,6 +351,18 @@ def _check_args(args: argparse.Namespace) -> None:
         raise ValueError(f"workers must be >= 0, got {args.workers}")
     if args.lr <= 0:
         raise ValueError(f"lr must be a positive number, got {args.lr}")
+    if args.evaluate != (args.checkpoint is not None):
+        raise ValueError("evaluate and checkpoint go together: --evaluate --checkpoint FILE")
+    if args.convert_from is not None:
+        if args.evaluate:
+            raise ValueError("convert_from trains (fine-tunes); it does not go with --evaluate")
+        if args.harmonic != "all" or args.maxpool:
+            raise ValueError("convert_from converts into the paper's no-maxpool harmonic network: use --harmonic all "
+                             f"without --maxpool (got --harmonic {args.harmonic}{' --maxpool' if args.maxpool else ''})")
+    for name in ("convert_from", "checkpoint"):
+        value = getattr(args, name)
+        if value is not None and not Path(value).is_file():
+            raise ValueError(f"{name}: no file at {value}")
 
 
 def main(argv: Sequence[str] | None = None) -> list[dict[str, Any]]:
@@ -309,7 +379,7 @@ def main(argv: Sequence[str] | None = None) -> list[dict[str, Any]]:
     _check_args(args)
     env = setup_distributed(args.device)
     try:
-        return _train(args, env)
+        return _evaluate(args, env) if args.evaluate else _train(args, env)
     finally:
         if env.distributed and dist.is_initialized():
             dist.destroy_process_group()
@@ -323,7 +393,8 @@ def _train(args: argparse.Namespace, env: DistEnv) -> list[dict[str, Any]]:
 
     spec = _model_spec(args, num_classes)
     seed_everything(args.seed)
-    model = _build_model(spec).to(env.device)
+    converting = args.convert_from is not None and (args.no_resume or not checkpoint_path.exists())
+    model = (_converted_model(args, spec) if converting else _build_model(spec)).to(env.device)
     n_parameters = count_parameters(model)
     optimizer = make_optimizer(model, "sgd", lr=args.lr, momentum=args.momentum, weight_decay=args.weight_decay)
     scheduler = make_scheduler(optimizer, "step", step_size=args.lr_step, gamma=args.gamma)
@@ -355,7 +426,13 @@ def _train(args: argparse.Namespace, env: DistEnv) -> list[dict[str, Any]]:
     started, clock = results.now_utc(), time.perf_counter()
     _log(env, f"{run_name}: {n_parameters / 1e6:.2f}M parameters, {env.world_size} process(es) on {env.device.type}")
 
-    for epoch in range(len(history) + 1, args.epochs + 1):
+    if converting:  # the converted network before any fine-tuning: epoch 0
+        val = _run_epoch(model, val_loader, env, optimizer=None, max_steps=args.max_val_steps, amp=args.amp)
+        history.append({"epoch": 0, "val_loss": val["loss"], "val_top1_err": val["top1_err"],
+                        "val_top5_err": val["top5_err"], "val_seconds": round(val["seconds"], 3)})
+        _log(env, f"converted {args.convert_from}: val top-1 err {val['top1_err']:.2f} before fine-tuning")
+    trained = sum(1 for row in history if row["epoch"] >= 1)
+    for epoch in range(trained + 1, args.epochs + 1):
         sampler.set_epoch(epoch)
         seed = epoch_seed(args.seed, epoch)
         # augmentation: in this process (workers=0) or in workers seeded from the loader's generator;

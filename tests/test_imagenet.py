@@ -140,3 +140,45 @@ def test_torchrun_two_processes_resume_a_run(single_run, tree, tmp_path):
     record = json.loads((folder / "provenance.json").read_text())
     assert record["params"]["world_size"] == 2 and record["params"]["batch_size_per_process"] == 2
     assert record["resumed_after_epoch"] == 1
+
+
+@pytest.fixture(scope="module")
+def plain_run(tree, tmp_path_factory) -> Path:
+    """One epoch of the plain no-maxpool ResNet-50: the network Table 2's converted rows start from."""
+    results = tmp_path_factory.mktemp("plain") / "results"
+    main(_args(tree, results, 1))
+    return results / "resnet50-plain"
+
+
+def test_convert_from_a_trained_plain_network_then_finetune(plain_run, tree, tmp_path):
+    plain = pd.read_csv(plain_run / "metrics.csv").iloc[-1]
+    checkpoint = str(plain_run / "checkpoint.pt")
+    # full basis: the converted network validates exactly as the plain one before fine-tuning
+    history = main(_args(tree, tmp_path, 1, "--convert-from", checkpoint, "--harmonic", "all", "--run-name", "full"))
+    assert [row["epoch"] for row in history] == [0, 1]
+    assert history[0]["val_top1_err"] == plain["val_top1_err"] and history[0]["val_loss"] == pytest.approx(
+        plain["val_loss"], rel=1e-4)
+    record = json.loads((tmp_path / "full" / "provenance.json").read_text())
+    assert record["params"]["convert_from"] == checkpoint and record["params"]["n_parameters"] == 25_557_032 - 1000 * 2048 - 1000 + 2 * 2048 + 2
+    # progressive lambda: fewer parameters, one fine-tuning epoch after epoch 0, resumable like a run
+    main(_args(tree, tmp_path, 1, "--convert-from", checkpoint, "--harmonic", "all", "--level", "none", "none", "3",
+               "2", "--run-name", "progressive"))
+    metrics = pd.read_csv(tmp_path / "progressive" / "metrics.csv")
+    assert metrics["epoch"].tolist() == [0, 1] and np.isfinite(metrics["val_top1_err"]).all()
+    again = main(_args(tree, tmp_path, 1, "--convert-from", checkpoint, "--harmonic", "all", "--level", "none",
+                       "none", "3", "2", "--run-name", "progressive"))
+    assert [row["epoch"] for row in again] == [0, 1]  # finished: resumed, nothing converted or trained again
+    with pytest.raises(ValueError, match="convert_from converts into the paper's no-maxpool harmonic network"):
+        main(_args(tree, tmp_path, 1, "--convert-from", checkpoint, "--harmonic", "stem"))
+
+
+def test_evaluate_a_checkpoint_records_one_row(plain_run, tree, tmp_path):
+    plain = pd.read_csv(plain_run / "metrics.csv").iloc[-1]
+    rows = main(_args(tree, tmp_path, 1, "--evaluate", "--checkpoint", str(plain_run / "checkpoint.pt")))
+    assert len(rows) == 1 and rows[0]["val_top1_err"] == plain["val_top1_err"]
+    metrics = pd.read_csv(tmp_path / "evaluate-checkpoint" / "metrics.csv")
+    assert metrics["epoch"].tolist() == [0] and metrics["val_images"].tolist() == [4]
+    with pytest.raises(ValueError, match="evaluate and checkpoint go together"):
+        main(_args(tree, tmp_path, 1, "--evaluate"))
+    with pytest.raises(ValueError, match="checkpoint: no file at"):
+        main(_args(tree, tmp_path, 1, "--evaluate", "--checkpoint", str(tmp_path / "missing.pth")))
