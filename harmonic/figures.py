@@ -137,31 +137,38 @@ def frequency_weight_heatmap(
 def error_vs_parameters(
     points: pd.DataFrame,
     path: str | os.PathLike | None = None,
+    joined: tuple[str, ...] = ("reported",),
 ) -> plt.Figure:
     """Figure 4 as the paper draws it: test error against parameters, one line per family.
 
-    ``points`` (:func:`harmonic.tables.figure4_points`) columns: ``dataset``, ``family``
-    (``"Harm-WRN"``: harmonic WRNs by compression; ``"WRN"``: baselines by width), ``model``,
-    ``params_M``, ``error``, ``source`` (``"reported"`` or ``"reproduced"``). Reported points are
-    joined by lines, CIFAR-10 solid and CIFAR-100 dashed; each dataset has its own panel because
-    the error levels differ fivefold. Reproduced points are overlaid as crosses.
+    ``points`` (:func:`harmonic.tables.figure4_points`, :func:`harmonic.wrn_study.figure4_points`)
+    columns: ``dataset``, ``family`` (``"Harm-WRN"``: harmonic WRNs by compression; ``"WRN"``:
+    baselines by width), ``model``, ``params_M``, ``error``, ``source``, and optionally
+    ``error_low`` / ``error_high`` (the seeds' range, drawn as error bars). Points of the sources in
+    ``joined`` are joined by lines, CIFAR-10 solid and anything else dashed as in the paper; each
+    dataset has its own panel because error levels differ between them. Other sources are overlaid
+    as crosses.
     """
     sns.set_theme(style="whitegrid", context="notebook")
     datasets = list(dict.fromkeys(points["dataset"]))
-    styles = {"CIFAR-10": "-", "CIFAR-100": "--"}
+    styles = {"CIFAR-10": "-"}
     colours = {"Harm-WRN": "tab:red", "WRN": "tab:blue"}
     fig, axes = plt.subplots(1, len(datasets), figsize=(5.2 * len(datasets), 4.0), squeeze=False)
     for ax, dataset in zip(axes[0], datasets):
         subset = points[points["dataset"] == dataset]
         for family, group in subset.groupby("family", sort=False):
-            for source, marker in (("reported", "o"), ("reproduced", "X")):
-                part = group[group["source"] == source].sort_values("params_M")
-                if part.empty:
-                    continue
-                ax.plot(part["params_M"], part["error"], marker=marker, markersize=8 if marker == "o" else 10,
-                        linestyle=styles.get(dataset, "-") if source == "reported" else "none",
-                        color=colours.get(family), label=f"{family} ({source})")
-        ax.set_title(f"{dataset} ({'solid' if styles.get(dataset) == '-' else 'dashed'} lines)")
+            for source, part in group.groupby("source", sort=False):
+                part = part.sort_values("params_M")
+                line = source in joined
+                bars = None
+                if "error_low" in part and part["error_low"].notna().all():
+                    bars = [part["error"] - part["error_low"], part["error_high"] - part["error"]]
+                ax.errorbar(part["params_M"], part["error"], yerr=bars, capsize=3 if bars is not None else 0,
+                            marker="o" if line else "X", markersize=8 if line else 10,
+                            linestyle=styles.get(dataset, "--") if line else "none",
+                            color=colours.get(family), label=f"{family} ({source})")
+        style = styles.get(dataset, "--")
+        ax.set_title(f"{dataset} ({'solid' if style == '-' else 'dashed'} lines)")
         ax.set_xlabel("parameters (millions)")
         ax.set_ylabel("test error (%)")
         ax.legend(fontsize="small")

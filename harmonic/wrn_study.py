@@ -1,0 +1,301 @@
+"""The small-scale study of Harmonic Networks' claims: Table 1's rows, the conversion rows of Table 2,
+Figures 3 and 4, and a verdict per claim, all read from the recorded runs of the ``wrn-study`` profile.
+
+Every run is identified by its recorded parameters, never by its folder name: a Table 1 row
+(``data/paper/table1_wrn_cifar.csv``) is matched by ``harmonic``, ``level``, ``stem_spectral_bn``,
+whether it has dropout, and its width relative to the study's widest network (10, 8, 6 in the
+paper are 1, 0.8, 0.6 here).
+
+Verdicts (:func:`claims_table`) follow one rule. For two rows of independent runs, a claim that
+``a`` has lower error than ``b`` *holds* when every seed of ``a`` is below every seed of ``b``
+(the seed-to-seed ranges do not overlap), *does not hold* when every seed of ``a`` is above every
+seed of ``b``, and is *not distinguishable* otherwise; "comparable" holds when the ranges overlap.
+For the conversion claims, which compare networks made from the same trained model, the per-seed
+differences are used: the claim holds when every seed's difference has the claimed sign.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any, Iterable
+
+import pandas as pd
+
+from .report import last_epoch, reported
+from .results import load_runs
+from .tables import TABLE1_FILE, _harmonic, _yes, parse_level
+
+__all__ = [
+    "CLAIMS_FILE",
+    "HOLDS",
+    "NOT_DISTINGUISHABLE",
+    "DOES_NOT_HOLD",
+    "claims_table",
+    "conversion_summary",
+    "describe_errors",
+    "FIGURE4_ROWS",
+    "figure4_points",
+    "frequency_profile",
+    "load_study",
+    "low_frequency_share",
+    "small_table1",
+    "verdict",
+]
+
+CLAIMS_FILE = "claims_harmonic_networks.csv"
+HOLDS, NOT_DISTINGUISHABLE, DOES_NOT_HOLD = "holds", "not distinguishable", "does not hold"
+NOT_JUDGED = "shown, not judged"
+
+
+@dataclass
+class Study:
+    """The recorded study: one row per training run (final epoch) and the conversion runs' metrics."""
+
+    final: pd.DataFrame
+    conversions: pd.DataFrame
+    results_dir: str
+
+
+def load_study(results_dir: str | os.PathLike) -> Study:
+    """Read every run below ``results_dir`` (the ``wrn-study`` group folder)."""
+    runs = load_runs(results_dir)
+    if runs.empty:
+        return Study(pd.DataFrame(), pd.DataFrame(), str(results_dir))
+    is_conversion = runs["param_source_run"].notna() if "param_source_run" in runs else pd.Series(False, index=runs.index)
+    training = runs[~is_conversion]
+    final = last_epoch(training) if not training.empty else training
+    final = final.assign(error=100.0 - final["test_acc"]) if not final.empty else final
+    return Study(final.reset_index(drop=True), runs[is_conversion].reset_index(drop=True), str(results_dir))
+
+
+def _row_config(row: pd.Series, widest: float) -> dict[str, Any]:
+    harmonic = _harmonic(row["harmonic"])
+    return {"harmonic": harmonic, "level": parse_level(row["level"]),
+            "stem_spectral_bn": None if harmonic is None else _yes(row["stem_spectral_bn"]) is not False,
+            "dropout": _yes(row["dropout"]), "width": float(row["widen_factor"]) / 10.0 * widest}
+
+
+def _runs_of(final: pd.DataFrame, config: dict[str, Any]) -> pd.DataFrame:
+    if final.empty:
+        return final
+    mask = final["param_harmonic"].map(lambda v: _harmonic(v) == config["harmonic"]).astype(bool)
+    mask &= final["param_level"].map(lambda v: parse_level(v) == config["level"]).astype(bool)
+    mask &= (final["param_dropout"].astype(float) > 0) == bool(config["dropout"])
+    mask &= (final["param_widen_factor"].astype(float) - config["width"]).abs() < 1e-9
+    if config["harmonic"] is not None:
+        stem_bn = final["param_stem_spectral_bn"] if "param_stem_spectral_bn" in final else pd.Series(True, index=final.index)
+        mask &= stem_bn.fillna(True).astype(bool) == config["stem_spectral_bn"]
+    return final[mask]
+
+
+def small_table1(study: Study) -> pd.DataFrame:
+    """Table 1 at small scale: per WRN row of the paper, its CIFAR errors and the study's test error
+    (median, min and max over seeds), seeds, parameters and epochs. Rows without runs have 0 seeds."""
+    paper = reported(TABLE1_FILE)
+    paper = paper[paper["kind"] == "wrn"]
+    widest = float(study.final["param_widen_factor"].astype(float).max()) if not study.final.empty else 1.0
+    rows = []
+    for _, row in paper.iterrows():
+        runs = _runs_of(study.final, _row_config(row, widest))
+        errors = runs["error"] if not runs.empty else pd.Series(dtype=float)
+        rows.append({
+            "row": row["row"], "method": row["method"], "dropout": row["dropout"],
+            "compression": row["compression"] if isinstance(row["compression"], str) else "",
+            "cifar10 err paper": row["cifar10_err"], "cifar100 err paper": row["cifar100_err"],
+            "params": int(runs["param_n_parameters"].iloc[0]) if len(runs) else None,
+            "error median": errors.median() if len(errors) else float("nan"),
+            "error min": errors.min() if len(errors) else float("nan"),
+            "error max": errors.max() if len(errors) else float("nan"),
+            "seeds": len(errors), "epochs": int(runs["epoch"].max()) if len(runs) else None,
+            "errors": sorted(errors.tolist()),
+        })
+    return pd.DataFrame(rows)
+
+
+#: The study's rows on Figure 4's two curves, as in the paper: harmonic WRNs with dropout by
+#: compression, and WRN baselines by width.
+FIGURE4_ROWS = {"Harm-WRN": ("harm", "harm-l3", "harm-l2"), "WRN": ("wrn-28-10", "wrn-28-8", "wrn-28-6")}
+
+
+def figure4_points(table: pd.DataFrame, dataset: str = "Fashion-MNIST (this study)") -> pd.DataFrame:
+    """Figure 4 at small scale from :func:`small_table1`: median test error against parameters
+    (millions), with the seeds' range, for the rows of :data:`FIGURE4_ROWS` that have runs."""
+    table = table.set_index("row")
+    points = []
+    for family, rows in FIGURE4_ROWS.items():
+        for row in rows:
+            if table.loc[row, "seeds"]:
+                label = table.loc[row, "method"] + (f" ({table.loc[row, 'compression']})" if table.loc[row, "compression"] else "")
+                points.append({"dataset": dataset, "family": family, "model": label,
+                               "params_M": table.loc[row, "params"] / 1e6, "error": table.loc[row, "error median"],
+                               "error_low": table.loc[row, "error min"], "error_high": table.loc[row, "error max"],
+                               "source": "this study"})
+    return pd.DataFrame(points, columns=["dataset", "family", "model", "params_M", "error", "error_low",
+                                         "error_high", "source"])
+
+
+def verdict(a: Iterable[float], relation: str, b: Iterable[float], paired: bool = False) -> str:
+    """The module's rule: ``relation`` ``"<"``, ``">"``, ``"≈"`` or ``"="`` between errors ``a`` and ``b``.
+
+    Unpaired: compares the seed ranges; paired (same source model per seed): the signs of ``a - b``.
+    Fewer than 2 values on a side cannot show a spread: ``not distinguishable`` at best.
+    """
+    a, b = list(a), list(b)
+    if not a or not b:
+        return "not run yet"
+    if relation == "=":
+        return HOLDS if all(x == y for x, y in zip(a, b, strict=True)) else DOES_NOT_HOLD
+    if paired:
+        diffs = [x - y for x, y in zip(a, b, strict=True)]
+        below, above = all(d < 0 for d in diffs), all(d > 0 for d in diffs)
+    else:
+        below, above = max(a) < min(b), min(a) > max(b)
+    if relation == "≈":
+        return HOLDS if not (below or above) else DOES_NOT_HOLD
+    if min(len(a), len(b)) < 2:
+        return NOT_DISTINGUISHABLE
+    wanted, opposite = (below, above) if relation == "<" else (above, below)
+    return HOLDS if wanted else DOES_NOT_HOLD if opposite else NOT_DISTINGUISHABLE
+
+
+def _row_runs(study: Study, row: str) -> pd.DataFrame:
+    """The study's runs of the Table 1 row ``row`` (a key of the paper file's ``row`` column)."""
+    paper = reported(TABLE1_FILE).set_index("row")
+    widest = float(study.final["param_widen_factor"].astype(float).max()) if not study.final.empty else 1.0
+    return _runs_of(study.final, _row_config(paper.loc[row], widest))
+
+
+def _normalised_weights(run: pd.Series) -> pd.DataFrame:
+    """A run's Figure 3 table (``frequency_weights.csv``), each layer's weights normalised to sum to 1."""
+    from pathlib import Path
+
+    from .wrn_experiment import FREQUENCY_WEIGHTS_FILE
+
+    path = Path(run["results_dir"]) / run["run"] / FREQUENCY_WEIGHTS_FILE
+    try:
+        table = pd.read_csv(path)
+    except (OSError, pd.errors.ParserError) as error:
+        raise ValueError(f"{path} could not be read as a Figure 3 table ({error}); rerun that run to rewrite it") from error
+    columns = [c for c in table.columns if c.startswith("(")]
+    table[columns] = table[columns].div(table[columns].sum(axis=1), axis=0)
+    return table[["layer", "index", *columns]]
+
+
+def frequency_profile(study: Study, row: str = "harm") -> pd.DataFrame:
+    """Figure 3 data for one Table 1 row: the mean absolute weight per DCT frequency of every
+    harmonic layer, each layer normalised to sum to 1, averaged over the row's seeds.
+    Columns: ``layer``, ``index`` and one per frequency ``"(u,v)"``."""
+    tables = [_normalised_weights(run) for _, run in _row_runs(study, row).iterrows()]
+    if not tables:
+        return pd.DataFrame()
+    return pd.concat(tables).groupby(["index", "layer"], sort=True).mean().reset_index()
+
+
+def low_frequency_share(profile: pd.DataFrame, max_order: int = 1) -> pd.Series:
+    """Per layer, the share of the weight on the frequencies with ``u + v <= max_order``
+    (the 3 lowest of a 3x3 bank for ``max_order=1``), from :func:`frequency_profile`."""
+    low = [c for c in profile.columns if c.startswith("(") and sum(map(int, c[1:-1].split(","))) <= max_order]
+    return profile.set_index("layer")[low].sum(axis=1)
+
+
+def _group_shares(table: pd.DataFrame) -> pd.Series:
+    """Mean low-frequency share per residual group (``layer1``, ``layer2``, ...; the stem is in none)."""
+    share = low_frequency_share(table)
+    groups = share.index.to_series().str.extract(r"^(layer\d+)", expand=False)
+    return share.groupby(groups.values).mean()
+
+
+def conversion_summary(study: Study) -> pd.DataFrame:
+    """Per conversion run (one per seed): test error of the trained plain network, of the full-basis
+    and the progressive-lambda conversions before fine-tuning, identical predictions, and the errors
+    after fine-tuning of the plain control and of both conversions."""
+    columns = ["run", "seed", "finetune epochs", "plain", "full", "identical predictions", "max |Δlogit|",
+               "progressive", "plain+ft", "full+ft", "progressive+ft", "test images"]
+    if study.conversions.empty:
+        return pd.DataFrame(columns=columns)
+    rows = []
+    for run, frame in study.conversions.groupby("run"):
+        def error(variant: str, after: bool) -> float:
+            part = frame[frame["variant"].str.startswith(variant)]
+            part = part[part["epoch"] == (part["epoch"].max() if after else 0)]
+            return float(100.0 - part["test_acc"].iloc[0]) if len(part) else float("nan")
+
+        full0 = frame[(frame["variant"] == "full basis") & (frame["epoch"] == 0)].iloc[0]
+        rows.append({
+            "run": run, "seed": int(frame["seed"].iloc[0]), "finetune epochs": int(frame["epoch"].max()),
+            "plain": error("plain", False), "full": error("full basis", False),
+            "identical predictions": int(full0["identical_predictions"]),
+            "max |Δlogit|": float(full0["max_abs_logit_diff"]),
+            "progressive": error("progressive", False), "plain+ft": error("plain", True),
+            "full+ft": error("full basis", True), "progressive+ft": error("progressive", True),
+            "test images": int(frame["param_test_subset"].iloc[0]) if "param_test_subset" in frame and pd.notna(frame["param_test_subset"].iloc[0]) else 10_000,
+        })
+    return pd.DataFrame(rows, columns=columns)
+
+
+def _low_frequency_verdict(study: Study, row: str) -> tuple[str, str]:
+    """Per seed: is the low-frequency share of the last residual group above that of the first?"""
+    shares = [_group_shares(_normalised_weights(run)) for _, run in _row_runs(study, row).iterrows()]
+    if not shares:
+        return "not run yet", "not run yet"
+    first, last = [s.iloc[0] for s in shares], [s.iloc[-1] for s in shares]
+    found = (f"share of the weight on the 3 lowest of 9 frequencies: first residual group "
+             f"{min(first):.2f}–{max(first):.2f}, last {min(last):.2f}–{max(last):.2f} over {len(shares)} seed(s) "
+             f"(equal weights: 0.33)")
+    result = verdict(last, ">", first, paired=True) if len(shares) > 1 else NOT_DISTINGUISHABLE
+    return result, found
+
+
+def describe_errors(values: list[float]) -> str:
+    """``median (min–max)`` of a row's errors over seeds, ``not run yet`` without runs."""
+    if not values:
+        return "not run yet"
+    middle = pd.Series(values).median()
+    return f"{middle:.2f}" if len(values) == 1 else f"{middle:.2f} ({min(values):.2f}–{max(values):.2f})"
+
+
+def claims_table(study: Study) -> pd.DataFrame:
+    """One row per claim of ``data/paper/claims_harmonic_networks.csv``: section, quote, what the paper
+    reports (its Table 1/2 numbers), what the study found (median and seed range of test errors,
+    in %) and the verdict of :func:`verdict`."""
+    claims = reported(CLAIMS_FILE)
+    table1 = small_table1(study).set_index("row")
+    paper = reported(TABLE1_FILE).set_index("row")
+    conversions = conversion_summary(study)
+    statements = reported("conversion_statements.csv").set_index("id")
+    rows = []
+    for _, claim in claims.iterrows():
+        a, relation, b = claim["a"], claim["relation"], claim["b"]
+        if relation == "low-frequency":
+            result, found = _low_frequency_verdict(study, a)
+            reported_text = "Figure 3 (CIFAR-10): weights concentrate on low frequencies in deeper layers"
+        elif claim["section"] == 5.2 or str(claim["section"]) == "5.2":
+            values_a = conversions[a].tolist() if a in conversions else []
+            values_b = conversions[b].tolist() if b in conversions else []
+            if relation == "=":
+                same = conversions["identical predictions"].tolist()
+                totals = conversions["test images"].tolist()
+                result = verdict(same, "=", totals) if same else "not run yet"
+                found = (f"identical predictions on {min(same):,}–{max(same):,} of {totals[0]:,} test images per seed"
+                         if same else "not run yet")
+            else:
+                result = verdict(values_a, relation, values_b, paired=True)
+                diffs = [x - y for x, y in zip(values_a, values_b)]
+                found = (f"{a} − {b}: " + ", ".join(f"{d:+.2f}" for d in diffs) + " pp error per seed") if diffs else "not run yet"
+            key = {"conversion-exact": "full-exact", "progressive-conversion-degrades": "progressive-before",
+                   "finetuned-conversion-improves": "full-finetuned-top1",
+                   "finetuned-progressive-falls-short": "progressive-finetuned-top1"}[claim["id"]]
+            value = statements.loc[key, "value_pp"]
+            reported_text = ("identical outputs" if key == "full-exact"
+                             else f"{value:+g} pp top-1 accuracy vs the baseline (ImageNet)")
+        else:
+            errors_a, errors_b = table1.loc[a, "errors"], table1.loc[b, "errors"]
+            result = NOT_JUDGED if relation == "mixed" else verdict(errors_a, relation, errors_b)
+            found = f"{describe_errors(errors_a)} vs {describe_errors(errors_b)}"
+            reported_text = (f"CIFAR-10 {paper.loc[a, 'cifar10_err']:.2f} vs {paper.loc[b, 'cifar10_err']:.2f}, "
+                             f"CIFAR-100 {paper.loc[a, 'cifar100_err']:.2f} vs {paper.loc[b, 'cifar100_err']:.2f}")
+        rows.append({"claim": claim["id"], "section": str(claim["section"]), "quote": claim["quote"],
+                     "compares": f"{a} {relation} {b}" if isinstance(b, str) else a,
+                     "paper": reported_text, "this study": found, "verdict": result})
+    return pd.DataFrame(rows)
