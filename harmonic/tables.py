@@ -197,25 +197,6 @@ def figure4_points(table: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(points, columns=["dataset", "family", "model", "params_M", "error", "source"])
 
 
-def variant_summary(results_dirs: Iterable[str | os.PathLike]) -> pd.DataFrame:
-    """One row per WRN configuration under ``results_dirs``: parameters, final test error
-    (mean ± std over seeds), epochs and seconds per epoch — the CPU-scale stand-in for Table 1."""
-    dirs = [d for d in results_dirs if d is not None and os.path.exists(d)]
-    runs = load_runs(dirs) if dirs else pd.DataFrame()
-    if runs.empty:
-        return pd.DataFrame()
-    seconds = runs.groupby("run")["seconds"].mean()
-    final = last_epoch(runs).assign(error=lambda t: 100.0 - t["test_acc"])
-    final["seconds_per_epoch"] = final["run"].map(seconds)
-    final["harmonic"] = final["param_harmonic"].map(lambda v: _harmonic(v) or "none")
-    final["level"] = final["param_level"].map(lambda v: str(parse_level(v)))
-    grouped = final.groupby(["param_dataset", "param_depth", "param_widen_factor", "harmonic", "level"], dropna=False)
-    table = grouped.agg(params_M=("param_n_parameters", lambda n: round(n.iloc[0] / 1e6, 3)),
-                        error_mean=("error", "mean"), error_std=("error", "std"), seeds=("error", "size"),
-                        epochs=("epoch", "max"), seconds_per_epoch=("seconds_per_epoch", "mean")).reset_index()
-    return table.rename(columns={"param_dataset": "dataset", "param_depth": "depth", "param_widen_factor": "width"})
-
-
 NOT_RUN = "not run here"
 OTHER_METHOD = "other method"
 
