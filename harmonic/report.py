@@ -6,14 +6,13 @@ executed notebooks; nothing computes or types in a number of its own.
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Iterable, Sequence
 
 import pandas as pd
 
-from .results import PROVENANCE_FILE
+from .results import PROVENANCE_FILE, read_json, read_provenance
 
 
 def _run_keys(runs: pd.DataFrame) -> list[str]:
@@ -80,7 +79,7 @@ def executed_notebooks(folders: Iterable[str | os.PathLike]) -> pd.DataFrame:
         if not folder.exists():
             continue
         for path in sorted(folder.rglob("*.ipynb")):
-            meta = json.loads(path.read_text()).get("metadata", {}).get("papermill", {})
+            meta = read_json(path).get("metadata", {}).get("papermill", {})
             if not meta:
                 continue
             params = dict(meta.get("parameters") or {})
@@ -105,7 +104,7 @@ def provenance_summary(folders: Iterable[str | os.PathLike]) -> pd.DataFrame:
         if not folder.exists():
             continue
         for path in sorted(folder.rglob(PROVENANCE_FILE)):
-            record = json.loads(path.read_text())
+            record = read_provenance(path)
             versions = record.get("versions", {})
             hw = record.get("hardware", {})
             git = record.get("git") or {}

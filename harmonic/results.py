@@ -8,13 +8,19 @@ Every run writes two files into ``<results_dir>/<run_name>/``:
 
 Both are written atomically (temporary file + ``os.replace``) so an interrupted
 run never leaves a half-written file behind, and an existing result is only
-replaced once the new one is complete.
+replaced once the new one is complete. The pair is one unit: ``provenance.json``
+records the SHA-256 of the ``metrics.csv`` text it was written with
+(``metrics_sha256``, written first), and :func:`load_runs` refuses a folder whose
+two files come from different saves (a run killed between the two writes).
+Temporary files left behind by a killed write are removed when the folder is
+written next. Every reader raises :class:`ResultFileError` naming the file it could not read.
 """
 
 from __future__ import annotations
 
 import csv
 import datetime as _dt
+import hashlib
 import io
 import json
 import os
@@ -22,11 +28,20 @@ import platform
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
 METRICS_FILE = "metrics.csv"
 PROVENANCE_FILE = "provenance.json"
+#: Key of ``provenance.json`` holding the SHA-256 of its run's ``metrics.csv`` text.
+METRICS_HASH_KEY = "metrics_sha256"
+#: Name pattern of :func:`atomic_write_bytes`' temporary files.
+TEMPORARY_PATTERN = ".*.tmp"
+
+
+class ResultFileError(ValueError):
+    """A result file that cannot be used; the message names it and says what to do."""
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
@@ -156,22 +171,95 @@ def metrics_to_csv(rows: Sequence[Mapping[str, Any]]) -> str:
     return buffer.getvalue()
 
 
+def check_run_name(run_name: str | None) -> str:
+    """``run_name`` if it is a plain folder name (no path separator, not ``.``/``..``), else a ValueError."""
+    if (not isinstance(run_name, str) or not run_name or any(sep in run_name for sep in ("/", "\\"))
+            or run_name in (".", "..")):
+        raise ValueError(f"run_name must be a plain folder name, got {run_name!r}")
+    return run_name
+
+
+def metrics_hash(text: str) -> str:
+    """SHA-256 of a ``metrics.csv`` text, line endings normalised (a checkout with CRLF endings still matches)."""
+    return hashlib.sha256(text.replace("\r\n", "\n").encode("utf-8")).hexdigest()
+
+
+def remove_stale_temporaries(folder: str | os.PathLike, older_than: float) -> list[Path]:
+    """Delete the temporary files of interrupted atomic writes in ``folder`` last modified before
+    ``older_than`` (a :func:`time.time` value); return what was removed."""
+    removed = []
+    for path in Path(folder).glob(TEMPORARY_PATTERN):
+        try:
+            if path.is_file() and path.stat().st_mtime < older_than:
+                path.unlink()
+                removed.append(path)
+        except FileNotFoundError:  # removed meanwhile by whoever wrote it
+            continue
+    return removed
+
+
 def save_run(
     results_dir: str | os.PathLike,
     run_name: str,
     metrics: Sequence[Mapping[str, Any]],
     record: Mapping[str, Any],
 ) -> Path:
-    """Write ``metrics.csv`` and ``provenance.json`` of one run; return its folder.
+    """Write ``metrics.csv`` and ``provenance.json`` of one run as one unit; return its folder.
 
-    ``record`` is what :func:`provenance` returned (plus anything else worth keeping).
+    ``record`` is what :func:`provenance` returned (plus anything else worth keeping). The
+    provenance is written first and holds the hash of the metrics written next, so a run
+    interrupted in between is detected by :func:`load_runs`. Temporary files of earlier,
+    interrupted writes in the folder are removed.
     """
-    if not run_name or any(sep in run_name for sep in ("/", "\\")) or run_name in (".", ".."):
-        raise ValueError(f"run_name must be a plain folder name, got {run_name!r}")
-    folder = Path(results_dir) / run_name
-    atomic_write_text(folder / METRICS_FILE, metrics_to_csv(metrics))
-    atomic_write_text(folder / PROVENANCE_FILE, json.dumps(record, indent=2, sort_keys=True, default=str) + "\n")
+    started = time.time()
+    folder = Path(results_dir) / check_run_name(run_name)
+    text = metrics_to_csv(metrics)
+    stamped = {**record, METRICS_HASH_KEY: metrics_hash(text)}
+    atomic_write_text(folder / PROVENANCE_FILE, json.dumps(stamped, indent=2, sort_keys=True, default=str) + "\n")
+    atomic_write_text(folder / METRICS_FILE, text)
+    remove_stale_temporaries(folder, older_than=started)
     return folder
+
+
+def read_json(path: str | os.PathLike) -> Any:
+    """The JSON value in ``path``; a :class:`ResultFileError` naming the file if it cannot be read."""
+    path = Path(path)
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ResultFileError(f"{path} cannot be read as JSON ({type(error).__name__}: {error}); "
+                              "restore it (e.g. from git) or rerun what wrote it") from None
+
+
+def read_provenance(path: str | os.PathLike) -> dict[str, Any]:
+    """A ``provenance.json`` record (a JSON object), or a :class:`ResultFileError` naming the file."""
+    record = read_json(path)
+    if not isinstance(record, dict):
+        raise ResultFileError(f"{path} is not a provenance record (a JSON object), got {type(record).__name__}; "
+                              "restore it (e.g. from git) or rerun the run")
+    return record
+
+
+def read_metrics(path: str | os.PathLike, expected_hash: str | None = None):
+    """A ``metrics.csv`` as a DataFrame; ``expected_hash``: the ``metrics_sha256`` of the run's
+    provenance, checked. Raises :class:`ResultFileError` naming the file (or the run folder)."""
+    import pandas as pd
+
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise ResultFileError(f"{path} cannot be read ({type(error).__name__}: {error}); "
+                              "restore it (e.g. from git) or rerun the run") from None
+    if expected_hash is not None and metrics_hash(text) != expected_hash:
+        raise ResultFileError(
+            f"{path.parent}: {METRICS_FILE} and {PROVENANCE_FILE} come from different saves (a run stopped "
+            "between writing them, or is writing them now); rerun the run or delete the folder")
+    try:
+        return pd.read_csv(io.StringIO(text))
+    except ValueError as error:  # pandas' ParserError and EmptyDataError are ValueErrors
+        raise ResultFileError(f"{path} is not a metrics table ({type(error).__name__}: {error}); "
+                              "restore it (e.g. from git) or rerun the run") from None
 
 
 def load_runs(results_dirs: str | os.PathLike | Iterable[str | os.PathLike]):
@@ -179,7 +267,8 @@ def load_runs(results_dirs: str | os.PathLike | Iterable[str | os.PathLike]):
 
     Each metrics row is joined with its run's parameters (columns ``param_*``), seed,
     device, commit and ``run`` (folder path relative to its results folder).
-    Returns an empty frame when there is no run yet.
+    Returns an empty frame when there is no run yet. A file that cannot be read, or a
+    metrics/provenance pair from different saves, raises :class:`ResultFileError` naming it.
     """
     import pandas as pd
 
@@ -189,10 +278,14 @@ def load_runs(results_dirs: str | os.PathLike | Iterable[str | os.PathLike]):
     for root in map(Path, results_dirs):
         for prov_path in sorted(root.rglob(PROVENANCE_FILE)):
             metrics_path = prov_path.with_name(METRICS_FILE)
+            record = read_provenance(prov_path)
+            expected = record.get(METRICS_HASH_KEY)
             if not metrics_path.exists():
-                continue
-            record = json.loads(prov_path.read_text())
-            frame = pd.read_csv(metrics_path)
+                if expected is None:  # a provenance of the old format alone: not a run (as before)
+                    continue
+                raise ResultFileError(f"{prov_path.parent}: {PROVENANCE_FILE} without its {METRICS_FILE} "
+                                      "(a run stopped while saving); rerun the run or delete the folder")
+            frame = read_metrics(metrics_path, expected)
             frame["run"] = str(prov_path.parent.relative_to(root))
             frame["results_dir"] = str(root)
             frame["seed"] = record.get("seed")
