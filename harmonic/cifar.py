@@ -33,7 +33,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import TensorDataset
 
-from .data import DATA_ENV, data_root, ensure_files, fixed_subset, load_fashion_mnist
+from .data import DATA_ENV, check_labels, data_root, ensure_files, fixed_subset, load_fashion_mnist
 
 __all__ = [
     "CIFAR_DATASETS",
@@ -160,7 +160,11 @@ def load_cifar(
     """
     spec = _spec(name)
     folder = _locate(spec, root, train, download)
-    parts = [read_cifar_batch(folder / f, spec.label_key) for f in (spec.train_files if train else spec.test_files)]
+    parts = []
+    for file in spec.train_files if train else spec.test_files:
+        parts.append(read_cifar_batch(folder / file, spec.label_key))
+        check_labels(parts[-1][1], IMAGE_DATASETS[name].num_classes,
+                     f"{name} {'training' if train else 'test'} set ({folder / file})")
     images = torch.cat([p[0] for p in parts])
     labels = torch.cat([p[1] for p in parts])
     keep = fixed_subset(len(labels), subset)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import gzip
 import os
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, TypeVar
@@ -46,6 +47,7 @@ class IdxDataset:
     mean: float
     std: float
     torchvision_class: str
+    num_classes: int = 10
 
 
 IDX_DATASETS: dict[str, IdxDataset] = {
@@ -70,24 +72,54 @@ def data_root(root: str | os.PathLike | None = None) -> Path:
     return Path.home() / ".cache" / "harmonic"
 
 
+class DamagedFileError(ValueError):
+    """A data file that exists but cannot be read; the message names it and what to do."""
+
+
+def _damaged(path: Path, reason: str) -> DamagedFileError:
+    return DamagedFileError(f"{path} is damaged ({reason}): delete it and rerun (it is downloaded again where "
+                            "downloading is allowed), or replace it with an intact copy")
+
+
 def read_idx(path: str | os.PathLike) -> np.ndarray:
-    """Read an IDX file (optionally ``.gz``) into a numpy array of its stored shape."""
+    """Read an IDX file (optionally ``.gz``) into a numpy array of its stored shape.
+
+    A truncated or otherwise unreadable file raises :class:`DamagedFileError` naming it.
+    """
     path = Path(path)
     opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rb") as handle:
-        data = handle.read()
+    try:
+        with opener(path, "rb") as handle:
+            data = handle.read()
+    except (EOFError, gzip.BadGzipFile, zlib.error) as error:
+        raise _damaged(path, f"{type(error).__name__}: {error}") from None
     if len(data) < 4 or data[0] != 0 or data[1] != 0:
-        raise ValueError(f"{path} is not an IDX file (bad magic number)")
+        raise _damaged(path, "not an IDX file: bad magic number")
     type_code, ndim = data[2], data[3]
     dtypes = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
     if type_code not in dtypes:
-        raise ValueError(f"{path}: unknown IDX element type 0x{type_code:02x}")
-    shape = tuple(int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
+        raise _damaged(path, f"unknown IDX element type 0x{type_code:02x}")
     offset = 4 + 4 * ndim
-    array = np.frombuffer(data, dtype=dtypes[type_code], offset=offset)
-    if array.size != int(np.prod(shape)):
-        raise ValueError(f"{path}: expected {int(np.prod(shape))} values for shape {shape}, found {array.size}")
-    return array.reshape(shape)
+    if len(data) < offset:
+        raise _damaged(path, f"its header is cut short ({len(data)} bytes)")
+    shape = tuple(int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
+    itemsize = np.dtype(dtypes[type_code]).itemsize
+    expected = int(np.prod(shape))
+    if len(data) - offset != expected * itemsize:
+        raise _damaged(path, f"expected {expected} values for shape {shape}, found {(len(data) - offset) // itemsize}")
+    return np.frombuffer(data, dtype=dtypes[type_code], offset=offset).reshape(shape)
+
+
+def check_labels(labels: torch.Tensor, num_classes: int, what: str) -> None:
+    """Labels must be integers in ``0 .. num_classes - 1``; a ValueError naming ``what`` (the dataset
+    and its file) and the offending values otherwise, before anything trains on them."""
+    if labels.numel() == 0:
+        return
+    low, high = int(labels.min()), int(labels.max())
+    if low < 0 or high >= num_classes:
+        bad = sorted({int(v) for v in labels[(labels < 0) | (labels >= num_classes)].unique()[:10]})
+        raise ValueError(f"{what}: labels must be in 0..{num_classes - 1}, found {bad}; "
+                         "the file is damaged or of another dataset: replace it with an intact copy")
 
 
 def ensure_files(
@@ -188,6 +220,7 @@ def load_idx_dataset(
     labels = torch.from_numpy(read_idx(paths[1]).astype(np.int64))
     if images.ndim != 3 or labels.shape[0] != images.shape[0]:
         raise ValueError(f"{paths[0]} / {paths[1]}: images {tuple(images.shape)} and labels {tuple(labels.shape)} do not match")
+    check_labels(labels, spec.num_classes, f"{dataset} {'training' if train else 'test'} set ({paths[1]})")
     keep = fixed_subset(len(labels), subset)
     if keep is not None:
         images, labels = images[keep], labels[keep]
