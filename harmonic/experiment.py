@@ -10,15 +10,57 @@ from __future__ import annotations
 import time
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, Sequence
 
 import pandas as pd
 from torch.utils.data import TensorDataset
 
 from . import results
-from .data import load_dataset
-from .train import fit, make_optimizer, make_scheduler, seed_everything, select_device
+from .data import DATASET_LOADERS, load_dataset
+from .train import (OPTIMIZERS, SCHEDULERS, check_int, check_number, fit, make_optimizer, make_scheduler,
+                    seed_everything, select_device)
 from .utils import count_parameters
+
+
+def check_choice(name: str, value: Any, choices: Sequence[Any]) -> None:
+    """``value`` must be one of ``choices``; a ValueError naming ``name`` and them otherwise."""
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {list(choices)}, got {value!r}")
+
+
+def check_list(name: str, value: Any, check_item: Callable[[str, Any], None], what: str) -> None:
+    """``value`` must be a list (or tuple) whose items pass ``check_item``; ``what`` describes it."""
+    try:
+        if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple)):
+            raise ValueError
+        for item in value:
+            check_item(name, item)
+    except ValueError:
+        raise ValueError(f"{name} must be a list of {what}, got {value!r}") from None
+
+
+def check_dropout(value: Any) -> None:
+    """A dropout rate: a number in [0, 1)."""
+    check_number("dropout", value, strict=False)
+    if value >= 1:
+        raise ValueError(f"dropout must be in [0, 1), got {value!r}")
+
+
+def check_level(level: Any, stages: Sequence[str], kernel_size: int = 3) -> None:
+    """Compression level lambda of :func:`harmonic.dct.n_filters` for ``kernel_size`` kernels: None
+    (full basis), an integer from 1 to ``2 * kernel_size - 1`` (which keeps every filter), or one
+    such value or None per stage of ``stages``. A ValueError naming ``level`` and the range otherwise."""
+    top = 2 * kernel_size - 1
+    expected = (f"None, an integer from 1 to {top} (lambda of the {kernel_size}x{kernel_size} kernels; "
+                f"{top} keeps all {kernel_size * kernel_size} DCT filters) or a list of {len(stages)} such "
+                f"values or None, one per stage {list(stages)}")
+
+    def one(value: Any) -> bool:
+        return value is None or (isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= top)
+
+    per_stage = level if isinstance(level, (list, tuple)) else None
+    if not (one(level) if per_stage is None else len(per_stage) == len(stages) and all(map(one, per_stage))):
+        raise ValueError(f"level must be {expected}, got {level!r}")
 
 
 @dataclass
@@ -43,6 +85,29 @@ class MLPConfig:
     subset: Optional[int] = None
     test_subset: Optional[int] = None
     device: str = "auto"
+
+    def __post_init__(self) -> None:
+        from .mlp import MODELS
+
+        check_choice("dataset", self.dataset, sorted(DATASET_LOADERS))
+        check_choice("model", self.model, list(MODELS))
+        check_list("hidden_sizes", self.hidden_sizes, check_int, "positive integers, one per hidden layer")
+        if self.model != "relu":
+            check_list("max_freqs", self.max_freqs, check_number, "positive numbers, one per hidden layer")
+            check_number("base_freq", self.base_freq)
+        check_dropout(self.dropout)
+        if not isinstance(self.model_options, dict):
+            raise ValueError(f"model_options must be a mapping of HarmonicMLP arguments, got {self.model_options!r}")
+        check_int("epochs", self.epochs)
+        check_int("batch_size", self.batch_size)
+        check_choice("optimizer", self.optimizer, OPTIMIZERS)
+        check_number("lr", self.lr)
+        check_number("weight_decay", self.weight_decay, strict=False)
+        check_number("freq_scale_factor", self.freq_scale_factor, strict=False, optional=True)
+        check_choice("scheduler", self.scheduler, SCHEDULERS)
+        check_int("seed", self.seed, minimum=0)
+        check_int("subset", self.subset, optional=True)
+        check_int("test_subset", self.test_subset, optional=True)
 
     def model_kwargs(self) -> dict[str, Any]:
         """Keyword arguments for :func:`harmonic.mlp.build_model`."""
@@ -87,11 +152,12 @@ def recorded_run(
 ) -> RunResult:
     """Time ``train(checkpoint_path)`` and save its metrics with provenance.
 
-    With ``results_dir=None`` nothing is written (exploration in a notebook).
+    With ``results_dir=None`` nothing is written (exploration in a notebook). ``run_name`` is
+    checked (a plain folder name) before anything is trained or written.
     """
     if results_dir is not None and not run_name:
         raise ValueError("run_name must be given when results_dir is set")
-    folder = Path(results_dir) / run_name if results_dir is not None else None
+    folder = Path(results_dir) / results.check_run_name(run_name) if results_dir is not None else None
     checkpoint = folder / "checkpoint.pt" if folder is not None else None
     started_at = results.now_utc()
     clock = time.perf_counter()
@@ -145,7 +211,7 @@ def run_mlp(
             model, optimizer, train_set, test_set,
             epochs=config.epochs, batch_size=config.batch_size, seed=config.seed,
             scheduler=scheduler, device=device,
-            checkpoint_path=checkpoint_path if checkpoint else None, progress=progress,
+            checkpoint_path=checkpoint_path if checkpoint else None, progress=progress, config=asdict(config),
         )
 
     record_params = asdict(config) | {"n_parameters": count_parameters(model)}

@@ -6,14 +6,21 @@ dropout masks and augmentation of epoch ``e`` depend only on the seed and ``e``.
 That makes two runs with the same seed identical on the CPU, and a run resumed
 from its epoch-``e`` checkpoint identical to one that never stopped.
 
+A checkpoint records the run's configuration; it resumes only a run of the same
+configuration (a larger ``epochs`` continues it), and it is read with
+``torch.load(weights_only=True)``, so a crafted file cannot run code.
+
 Accuracies are in percent; losses are mean cross-entropy per example.
 """
 
 from __future__ import annotations
 
 import io
+import numbers
 import os
+import pickle
 import time
+import warnings
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping
 
@@ -28,6 +35,12 @@ Augment = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
 
 OPTIMIZERS = ("adam", "sgd")
 SCHEDULERS = (None, "plateau", "multistep", "step", "cosine")
+#: Configuration keys a resumed run may change: where it runs, not what it computes.
+RESUME_IGNORED = ("device",)
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that cannot be used for this run; the message names it and the way out."""
 
 
 def select_device(device: str | torch.device | None = None) -> torch.device:
@@ -52,13 +65,43 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def _positive(name: str, value: Any, kind: type = float) -> None:
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0
-    if kind is int:
-        ok = ok and float(value).is_integer()
-    if not ok:
-        expected = "a positive integer" if kind is int else "a positive number"
-        raise ValueError(f"{name} must be {expected}, got {value!r}")
+def check_int(name: str, value: Any, minimum: int = 1, *, optional: bool = False) -> None:
+    """``value`` must be an integer (not a bool, not a float such as ``2.0``) >= ``minimum``
+    (or None where ``optional``); a ValueError naming ``name`` otherwise."""
+    if optional and value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+        expected = {1: "a positive integer", 0: "a non-negative integer"}.get(minimum, f"an integer >= {minimum}")
+        raise ValueError(f"{name} must be {expected}{' or None' if optional else ''}, got {value!r}")
+
+
+def check_number(name: str, value: Any, minimum: float = 0.0, *, strict: bool = True,
+                 optional: bool = False) -> None:
+    """``value`` must be a real number > ``minimum`` (>= with ``strict=False``), or None where
+    ``optional``; a ValueError naming ``name`` otherwise."""
+    if optional and value is None:
+        return
+    ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and value == value  # not NaN
+    if not ok or (value <= minimum if strict else value < minimum):
+        if minimum == 0:
+            expected = "a positive number" if strict else "a number >= 0"
+        else:
+            expected = f"a number {'>' if strict else '>='} {minimum:g}"
+        raise ValueError(f"{name} must be {expected}{' or None' if optional else ''}, got {value!r}")
+
+
+def check_milestones(milestones: Any, epochs: int | None) -> None:
+    """Milestones of a multistep schedule: increasing positive integers within the run
+    (<= ``epochs``; not checked when ``epochs`` is None)."""
+    if isinstance(milestones, (str, bytes)) or not isinstance(milestones, (list, tuple)):
+        raise ValueError(f"milestones must be a list of epochs (increasing positive integers <= epochs), "
+                         f"got {milestones!r}")
+    for value in milestones:
+        check_int("milestones", value)
+        if epochs is not None and value > epochs:
+            raise ValueError(f"milestones must lie within the run (<= epochs={epochs}), got {list(milestones)}")
+    if any(b <= a for a, b in zip(milestones, milestones[1:])):
+        raise ValueError(f"milestones must be increasing, got {list(milestones)}")
 
 
 def make_optimizer(
@@ -75,7 +118,7 @@ def make_optimizer(
     :class:`~harmonic.mlp.FrequencyAwareOptimizer` (``freq_scale_factor`` not None)."""
     if name not in OPTIMIZERS:
         raise ValueError(f"optimizer must be one of {list(OPTIMIZERS)}, got {name!r}")
-    _positive("lr", lr)
+    check_number("lr", lr)
     if not isinstance(weight_decay, (int, float)) or weight_decay < 0:
         raise ValueError(f"weight_decay must be a number >= 0, got {weight_decay!r}")
     params = model.parameters()
@@ -114,11 +157,15 @@ def make_scheduler(
         return None
     if name == "plateau":
         return sched.ReduceLROnPlateau(optimizer, mode="min", patience=patience)
+    if name in ("multistep", "step"):
+        check_number("gamma", gamma)
     if name == "multistep":
+        check_milestones(milestones, epochs)
         return sched.MultiStepLR(optimizer, milestones=list(milestones), gamma=gamma)
     if name == "step":
+        check_int("step_size", step_size)
         return sched.StepLR(optimizer, step_size=step_size, gamma=gamma)
-    _positive("epochs", epochs, int)
+    check_int("epochs", epochs)
     return sched.CosineAnnealingLR(optimizer, T_max=int(epochs))
 
 
@@ -145,10 +192,90 @@ def _current_lr(optimizer: torch.optim.Optimizer) -> float:
 
 
 def save_checkpoint(path: str | os.PathLike, state: Mapping[str, Any]) -> None:
-    """``torch.save`` to ``path`` atomically (the previous checkpoint survives a crash)."""
+    """``torch.save`` to ``path`` atomically (the previous checkpoint survives a crash).
+
+    ``state`` should hold only what :func:`load_checkpoint` reads back: tensors, dicts,
+    lists, tuples, numbers, strings, booleans and None.
+    """
     buffer = io.BytesIO()
     torch.save(dict(state), buffer)
     atomic_write_bytes(path, buffer.getvalue())
+
+
+def load_checkpoint(path: str | os.PathLike, map_location: Any = None) -> dict[str, Any]:
+    """A checkpoint written by :func:`save_checkpoint`, read with ``torch.load(weights_only=True)``.
+
+    Nothing but tensors and plain data is unpickled (a crafted file cannot run code).
+    A damaged, truncated or foreign file raises :class:`CheckpointError` naming ``path``
+    and the way out: delete it to start the run over.
+    """
+    way_out = f"delete {path} to start the run over"
+    try:
+        state = torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as error:
+        if "weights_only" in str(error) or "Weights only load failed" in str(error):
+            raise CheckpointError(
+                f"checkpoint {path} holds objects other than tensors and plain data, which are not loaded "
+                f"(they could run code): {way_out}") from None
+        raise CheckpointError(f"checkpoint {path} is damaged (UnpicklingError: {error}): {way_out}") from None
+    except Exception as error:  # torch.load fails in many ways on a damaged file (EOFError, RuntimeError, KeyError, ...)
+        first_line = next(iter(str(error).splitlines()), "")
+        raise CheckpointError(f"checkpoint {path} cannot be read ({type(error).__name__}: {first_line}); "
+                              f"it is truncated or damaged: {way_out}") from None
+    if not isinstance(state, dict):
+        raise CheckpointError(f"checkpoint {path} is not a checkpoint (a dict), got {type(state).__name__}: {way_out}")
+    return state
+
+
+def plain(value: Any) -> Any:
+    """``value`` as JSON-like data (tuples → lists, mappings → dicts with str keys, paths → str):
+    how configurations are stored in checkpoints and compared."""
+    if isinstance(value, Mapping):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    return value
+
+
+def check_resume(
+    path: str | os.PathLike,
+    state: Mapping[str, Any],
+    config: Mapping[str, Any],
+    epochs_done: int,
+    *,
+    epochs_fixed: bool = False,
+    ignored: tuple[str, ...] = RESUME_IGNORED,
+) -> None:
+    """Refuse to resume from checkpoint ``state`` (read from ``path``) a run whose ``config`` differs.
+
+    Only ``epochs`` may change (not with ``epochs_fixed``, e.g. a cosine schedule spanning the
+    run), and not below the ``epochs_done`` already trained; keys in ``ignored`` are not
+    compared. Raises :class:`CheckpointError` naming the differing keys and how to start over.
+    A checkpoint without a recorded configuration (older versions) resumes with a warning.
+    """
+    way_out = (f"delete {path} to start over, or use another run name (resume=False / checkpoint=False / "
+               "--no-resume ignores the checkpoint)")
+    epochs = config.get("epochs")
+    if epochs is not None and epochs_done > epochs:
+        raise CheckpointError(f"checkpoint {path} has {epochs_done} epochs trained, more than the epochs={epochs} "
+                              f"asked for: ask for epochs >= {epochs_done}, or {way_out}")
+    if state.get("config") is None:
+        warnings.warn(f"checkpoint {path} was written before checkpoints recorded their configuration: "
+                      f"its parameters cannot be checked (seed {state.get('seed')!r}); resuming", stacklevel=3)
+        if "seed" in state and "seed" in config and state["seed"] != config["seed"]:
+            raise CheckpointError(f"checkpoint {path} is for seed {state['seed']}, not {config['seed']}: {way_out}")
+        return
+    saved, wanted = plain(state["config"]), plain(config)
+    skip = set(ignored) | (set() if epochs_fixed else {"epochs"})
+    differing = sorted(k for k in set(saved) | set(wanted) if k not in skip and saved.get(k) != wanted.get(k))
+    if differing:
+        details = "; ".join(f"{k}: {saved.get(k)!r} in the checkpoint, {wanted.get(k)!r} now" for k in differing)
+        allowed = "nothing may differ (the cosine schedule spans the epochs)" if epochs_fixed else \
+            "only a larger epochs may differ"
+        raise CheckpointError(f"checkpoint {path} is for a run with other parameters ({details}); {allowed} "
+                              f"to continue it: {way_out}")
 
 
 def _progress(iterable, total: int, enabled: bool, desc: str):
@@ -177,29 +304,35 @@ def fit(
     progress: bool = True,
     eval_batch_size: int = 1000,
     on_epoch: Callable[[dict[str, Any]], None] | None = None,
+    config: Mapping[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
     """Train ``model`` for ``epochs`` epochs; return one metrics dict per epoch.
 
-    ``checkpoint_path``: after every epoch the model, optimizer, scheduler and
-    metrics so far are saved there (atomically); with ``resume=True`` an existing
-    checkpoint is loaded and training continues after its last epoch.
+    ``checkpoint_path``: after every epoch the model, optimizer, scheduler,
+    metrics so far and the run's configuration (``config``, the run's parameters,
+    with ``epochs``, ``batch_size`` and ``seed``) are saved there (atomically); with
+    ``resume=True`` an existing checkpoint is loaded and training continues after
+    its last epoch, if it is for the same configuration (see :func:`check_resume`:
+    only a larger ``epochs`` continues a run).
     ``stop_after``: stop (with a checkpoint) after that many epochs in total, e.g.
     to split a long run across sessions. ``augment(x, generator)`` transforms a
     training batch on the device.
     """
-    _positive("epochs", epochs, int)
-    _positive("batch_size", batch_size, int)
-    if stop_after is not None:
-        _positive("stop_after", stop_after, int)
+    check_int("epochs", epochs)
+    check_int("batch_size", batch_size)
+    check_int("stop_after", stop_after, optional=True)
     dev = select_device(device)
     model.to(dev)
     x_train, y_train = (t.to(dev) for t in train_set.tensors)
     x_test, y_test = (t.to(dev) for t in test_set.tensors)
 
+    run_config = plain({**(config or {}), "epochs": epochs, "batch_size": batch_size, "seed": seed})
     history: list[dict[str, Any]] = []
     start_epoch = 1
     if checkpoint_path is not None and resume and Path(checkpoint_path).exists():
-        state = torch.load(checkpoint_path, map_location=dev, weights_only=False)
+        state = load_checkpoint(checkpoint_path, map_location=dev)
+        check_resume(checkpoint_path, state, run_config, len(state["history"]),
+                     epochs_fixed=isinstance(scheduler, torch.optim.lr_scheduler.CosineAnnealingLR))
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         if scheduler is not None and state.get("scheduler") is not None:
@@ -257,6 +390,7 @@ def fit(
                     "scheduler": scheduler.state_dict() if scheduler is not None else None,
                     "history": history,
                     "seed": seed,
+                    "config": run_config,
                 },
             )
         if on_epoch is not None:

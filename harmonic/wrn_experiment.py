@@ -25,9 +25,10 @@ import pandas as pd
 from torch import nn
 
 from . import results
-from .cifar import cifar_augment, image_dataset_info, load_image_dataset
-from .experiment import RunResult, config_from, recorded_run
-from .train import fit, make_optimizer, make_scheduler, save_checkpoint, seed_everything, select_device
+from .cifar import IMAGE_DATASETS, cifar_augment, image_dataset_info, load_image_dataset
+from .experiment import RunResult, check_choice, check_dropout, check_level, config_from, recorded_run
+from .train import (check_int, check_milestones, check_number, fit, make_optimizer, make_scheduler, save_checkpoint,
+                    seed_everything, select_device)
 from .utils import count_parameters
 
 __all__ = [
@@ -79,7 +80,35 @@ class WRNConfig:
             self.harmonic = None
         if isinstance(self.level, list):
             self.level = tuple(self.level)
+        self._check()
         self.milestones = tuple(self.milestones)
+
+    def _check(self) -> None:
+        """Types and ranges of every field (a ValueError naming the field and what was expected)."""
+        from .models.wrn import WRN_STAGES
+
+        check_choice("dataset", self.dataset, sorted(IMAGE_DATASETS))
+        check_int("depth", self.depth)
+        check_number("widen_factor", self.widen_factor)
+        check_choice("harmonic", self.harmonic, [None, "stem", "all"])
+        for name in ("stem_spectral_bn", "nesterov", "augment"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")
+        check_level(self.level, WRN_STAGES)
+        if self.level is not None and self.harmonic != "all":
+            raise ValueError(f"level applies only with harmonic='all', got level={self.level!r} "
+                             f"with harmonic={self.harmonic!r}")
+        check_dropout(self.dropout)
+        check_int("epochs", self.epochs)
+        check_int("batch_size", self.batch_size)
+        check_number("lr", self.lr)
+        check_number("momentum", self.momentum, strict=False)
+        check_number("weight_decay", self.weight_decay, strict=False)
+        check_milestones(self.milestones, self.epochs)
+        check_number("gamma", self.gamma)
+        check_int("subset", self.subset, optional=True)
+        check_int("test_subset", self.test_subset, optional=True)
+        check_int("seed", self.seed, minimum=0)
 
 
 @dataclass
@@ -179,14 +208,15 @@ def run_wrn(
     )
     optimizer = make_optimizer(model, "sgd", lr=config.lr, weight_decay=config.weight_decay,
                                momentum=config.momentum, nesterov=config.nesterov)
-    scheduler = make_scheduler(optimizer, "multistep", milestones=config.milestones, gamma=config.gamma)
+    scheduler = make_scheduler(optimizer, "multistep", milestones=config.milestones, gamma=config.gamma,
+                               epochs=config.epochs)
 
     def train(checkpoint_path: Optional[Path]) -> list[dict[str, Any]]:
         return fit(
             model, optimizer, train_set, test_set,
             epochs=config.epochs, batch_size=config.batch_size, seed=config.seed,
             scheduler=scheduler, augment=cifar_augment if config.augment else None, device=device,
-            checkpoint_path=checkpoint_path if checkpoint else None, progress=progress,
+            checkpoint_path=checkpoint_path if checkpoint else None, progress=progress, config=asdict(config),
         )
 
     record_params = asdict(config) | {"n_parameters": count_parameters(model)}

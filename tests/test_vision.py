@@ -338,7 +338,7 @@ def test_run_wrn_plain_and_errors(cifar_root):
 
     root, _ = cifar_root
     run = run_wrn(data_root=str(root), progress=False, dataset="cifar100", depth=10, widen_factor=1, harmonic="none",
-                  epochs=1, batch_size=4, augment=False, device="cpu")
+                  epochs=1, milestones=[], batch_size=4, augment=False, device="cpu")
     assert run.folder is None and run.frequency_weights is None and len(run.metrics) == 1
     with pytest.raises(ValueError, match="unknown parameter"):
         run_wrn(data_root=str(root), widen=2)

@@ -1,0 +1,261 @@
+"""Reliability (issue #14): resume only the same run, safe checkpoint loading, parameters checked
+before anything runs, errors that name the file, and result files written as one unit."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import os
+import pathlib
+import pickle
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from harmonic import report, results
+from harmonic.experiment import MLPConfig, config_from, recorded_run, run_mlp
+from harmonic.mlp import ReLUMLP
+from harmonic.paths import RECORDED_RESULTS
+from harmonic.train import fit, make_optimizer, make_scheduler, save_checkpoint, seed_everything
+from harmonic.wrn_experiment import WRNConfig
+
+from test_data import make_fake_mnist, write_idx
+
+
+class _RunsCode:
+    """Unpickling this touches ``path``: a stand-in for a crafted checkpoint that runs a command."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def __reduce__(self):
+        return pathlib.Path.touch, (pathlib.Path(self.path),)
+
+
+def _fit(toy_data, checkpoint: Path, epochs: int = 1, **kwargs):
+    seed_everything(0)
+    model = ReLUMLP(hidden_sizes=(8,))
+    optimizer = make_optimizer(model, "adam", lr=1e-2)
+    return fit(model, optimizer, *toy_data, epochs=epochs, batch_size=100, seed=0, device="cpu", progress=False,
+               checkpoint_path=checkpoint, **kwargs)
+
+
+def _mnist_run(tmp_path: Path, mnist_root: Path, **params):
+    defaults = dict(hidden_sizes=[16], max_freqs=[3.0], epochs=1, subset=256, test_subset=128, seed=0, device="cpu")
+    return run_mlp(results_dir=tmp_path, run_name="run", data_root=str(mnist_root), checkpoint=True, progress=False,
+                   **(defaults | params))
+
+
+# --------------------------------------------------------------------------- 2. resume
+def test_resume_with_changed_parameters_is_an_error_naming_them(tmp_path, mnist_root):
+    _mnist_run(tmp_path, mnist_root)
+    with pytest.raises(ValueError, match=r"checkpoint .*checkpoint\.pt.*lr: 0\.001 in the checkpoint, 0\.05 now.*"
+                                         r"seed: 0 in the checkpoint, 1 now.*delete"):
+        _mnist_run(tmp_path, mnist_root, lr=0.05, seed=1)
+    record = json.loads((tmp_path / "run" / "provenance.json").read_text())
+    assert record["params"]["lr"] == 0.001 and record["seed"] == 0  # nothing recorded under the new parameters
+
+
+def test_resume_continues_only_to_more_epochs(tmp_path, mnist_root):
+    _mnist_run(tmp_path, mnist_root, epochs=1)
+    longer = _mnist_run(tmp_path, mnist_root, epochs=2)
+    straight = _mnist_run(tmp_path / "straight", mnist_root, epochs=2)
+    pd.testing.assert_frame_equal(longer.metrics.drop(columns="seconds"), straight.metrics.drop(columns="seconds"))
+    with pytest.raises(ValueError, match=r"2 epochs trained, more than the epochs=1 asked for"):
+        _mnist_run(tmp_path, mnist_root, epochs=1)
+
+
+def test_cosine_schedule_does_not_continue_to_other_epochs(tmp_path, toy_data):
+    def run(epochs):
+        seed_everything(0)
+        model = ReLUMLP(hidden_sizes=(8,))
+        optimizer = make_optimizer(model, "adam")
+        return fit(model, optimizer, *toy_data, epochs=epochs, batch_size=100, seed=0, device="cpu", progress=False,
+                   scheduler=make_scheduler(optimizer, "cosine", epochs=epochs),
+                   checkpoint_path=tmp_path / "checkpoint.pt")
+
+    run(1)
+    with pytest.raises(ValueError, match=r"epochs: 1 in the checkpoint, 2 now.*cosine"):
+        run(2)
+
+
+def test_checkpoint_without_configuration_resumes_with_a_warning(tmp_path, toy_data):
+    checkpoint = tmp_path / "checkpoint.pt"
+    _fit(toy_data, checkpoint)
+    state = torch.load(checkpoint, weights_only=True)
+    del state["config"]  # as written before checkpoints recorded their configuration
+    save_checkpoint(checkpoint, state)
+    with pytest.warns(UserWarning, match="cannot be checked"):
+        assert len(_fit(toy_data, checkpoint, epochs=2)) == 2
+
+
+# --------------------------------------------------------------------------- 3. safe loading
+def test_crafted_checkpoint_does_not_run_code(tmp_path, toy_data):
+    marker = tmp_path / "code-ran"
+    checkpoint = tmp_path / "checkpoint.pt"
+    buffer = io.BytesIO()
+    torch.save({"model": _RunsCode(marker), "history": []}, buffer)
+    checkpoint.write_bytes(buffer.getvalue())
+    with pytest.raises(ValueError, match=rf"{checkpoint}.*other than tensors and plain data.*delete"):
+        _fit(toy_data, checkpoint)
+    assert not marker.exists()
+
+
+def test_checkpoint_contents_load_with_weights_only(tmp_path, toy_data):
+    checkpoint = tmp_path / "checkpoint.pt"
+    seed_everything(0)
+    model = ReLUMLP(hidden_sizes=(8,))
+    optimizer = make_optimizer(model, "sgd", lr=0.1)
+    fit(model, optimizer, *toy_data, epochs=1, batch_size=100, seed=0, device="cpu", progress=False,
+        scheduler=make_scheduler(optimizer, "multistep", milestones=(1,), gamma=0.5), checkpoint_path=checkpoint,
+        config={"milestones": (1,), "level": (None, 3), "subset": None})
+    state = torch.load(checkpoint, weights_only=True)
+    assert state["config"] == {"milestones": [1], "level": [None, 3], "subset": None, "epochs": 1,
+                               "batch_size": 100, "seed": 0}
+
+
+# --------------------------------------------------------------------------- 5. types and ranges
+@pytest.mark.parametrize("cls, params, match", [
+    (MLPConfig, {"epochs": 2.0}, r"epochs must be a positive integer, got 2\.0"),
+    (MLPConfig, {"batch_size": 64.0}, r"batch_size must be a positive integer, got 64\.0"),
+    (MLPConfig, {"hidden_sizes": 64}, r"hidden_sizes must be a list of positive integers.*got 64"),
+    (MLPConfig, {"seed": -1}, "seed must be a non-negative integer"),
+    (WRNConfig, {"epochs": 2.0}, r"epochs must be a positive integer, got 2\.0"),
+    (WRNConfig, {"gamma": -1}, r"gamma must be a positive number, got -1"),
+    (WRNConfig, {"milestones": [-5]}, r"milestones must be a positive integer, got -5"),
+    (WRNConfig, {"milestones": [120, 60]}, r"milestones must be increasing, got \[120, 60\]"),
+    (WRNConfig, {"epochs": 10}, r"milestones must lie within the run \(<= epochs=10\), got \[60, 120, 160\]"),
+    (WRNConfig, {"harmonic": "all", "level": 10}, r"level must be None, an integer from 1 to 5 .*got 10"),
+    (WRNConfig, {"harmonic": "all", "level": [None, 3, 0]}, r"level must be .*one per stage.*got \(None, 3, 0\)"),
+    (WRNConfig, {"harmonic": "all", "level": [3, 2]}, r"level must be .*got \(3, 2\)"),
+])
+def test_config_rejects_wrong_types_and_ranges(cls, params, match):
+    with pytest.raises(ValueError, match=match):
+        config_from(cls, params)
+
+
+def test_config_accepts_every_lambda_of_3x3_kernels():
+    for level in (1, 2, 3, 4, 5, [None, 3, 2]):
+        config_from(WRNConfig, {"harmonic": "all", "level": level})
+
+
+# --------------------------------------------------------------------------- 6. errors that name the file
+def test_truncated_checkpoint_names_its_path_and_the_way_out(tmp_path, toy_data):
+    checkpoint = tmp_path / "checkpoint.pt"
+    _fit(toy_data, checkpoint)
+    checkpoint.write_bytes(checkpoint.read_bytes()[:1000])
+    with pytest.raises(ValueError, match=rf"checkpoint {checkpoint} cannot be read.*delete {checkpoint}"):
+        _fit(toy_data, checkpoint, epochs=2)
+
+
+def _two_runs(root: Path) -> Path:
+    for name in ("a", "b"):
+        results.save_run(root, name, [{"epoch": 1, "test_acc": 90.0}], {"params": {"lr": 0.1}, "seed": 0})
+    return root / "b"
+
+
+@pytest.mark.parametrize("file, text", [("provenance.json", '{"params": {"lr": 0.1'),
+                                        ("provenance.json", "[1, 2]"),
+                                        ("metrics.csv", "epoch,test_acc\n1,90\n2,91,3,4\n")])
+def test_malformed_result_file_is_named(tmp_path, file, text):
+    folder = _two_runs(tmp_path)
+    (folder / file).write_text(text)
+    if file == "provenance.json":
+        with pytest.raises(ValueError, match=str(folder / file)):
+            report.provenance_summary([tmp_path])
+    with pytest.raises(ValueError, match=str(folder)):
+        results.load_runs(tmp_path)
+
+
+def test_malformed_executed_notebook_is_named(tmp_path):
+    (tmp_path / "page.ipynb").write_text('{"cells": [')
+    with pytest.raises(ValueError, match=str(tmp_path / "page.ipynb")):
+        report.executed_notebooks([tmp_path])
+
+
+def test_truncated_gz_data_file_is_named(tmp_path):
+    from harmonic.data import load_mnist
+
+    make_fake_mnist(tmp_path, compress=True)
+    path = tmp_path / "MNIST" / "raw" / "train-images-idx3-ubyte.gz"
+    path.write_bytes(path.read_bytes()[:-40])
+    with pytest.raises(ValueError, match=rf"{path} is damaged.*delete it"):
+        load_mnist(train=True, root=tmp_path, download=False)
+
+
+def test_out_of_range_mnist_label_is_named_before_training(tmp_path):
+    from harmonic.data import load_mnist
+
+    make_fake_mnist(tmp_path)
+    labels = tmp_path / "MNIST" / "raw" / "train-labels-idx1-ubyte"
+    write_idx(labels, np.array([10] + [1] * 19))
+    with pytest.raises(ValueError, match=rf"mnist training set \({labels}\): labels must be in 0..9, found \[10\]"):
+        load_mnist(train=True, root=tmp_path, download=False)
+
+
+def test_out_of_range_cifar_label_is_named(tmp_path):
+    from harmonic.cifar import load_cifar
+
+    folder = tmp_path / "cifar-10-batches-py"
+    folder.mkdir()
+    batch = {b"data": np.zeros((2, 3072), dtype=np.uint8), b"labels": [3, 10]}
+    for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch", "batches.meta"]:
+        (folder / name).write_bytes(pickle.dumps(batch, protocol=2))
+    with pytest.raises(ValueError, match=r"cifar10 test set \(.*test_batch\): labels must be in 0..9, found \[10\]"):
+        load_cifar("cifar10", train=False, root=tmp_path, download=False)
+
+
+# --------------------------------------------------------------------------- 7. results as a pair
+def test_a_save_stopped_between_the_two_files_is_detected(tmp_path, monkeypatch):
+    results.save_run(tmp_path, "run", [{"epoch": 1, "test_acc": 90.0}], {"params": {"lr": 0.1}})
+    writes = []
+
+    def stop_at_second_write(path, text):
+        if writes:
+            raise KeyboardInterrupt  # the run is killed between the two files
+        writes.append(path)
+        return atomic_write_text(path, text)
+
+    atomic_write_text = results.atomic_write_text
+    monkeypatch.setattr(results, "atomic_write_text", stop_at_second_write)
+    with pytest.raises(KeyboardInterrupt):
+        results.save_run(tmp_path, "run", [{"epoch": 1, "test_acc": 50.0}, {"epoch": 2, "test_acc": 60.0}],
+                         {"params": {"lr": 0.5}})
+    monkeypatch.undo()
+    with pytest.raises(ValueError, match=rf"{tmp_path / 'run'}: .*different saves"):
+        results.load_runs(tmp_path)
+
+
+def test_run_name_is_checked_before_training(tmp_path):
+    trained = []
+
+    def train(checkpoint):
+        trained.append(checkpoint)
+        checkpoint.parent.mkdir(parents=True, exist_ok=True)
+        checkpoint.write_bytes(b"")
+        return [{"epoch": 1}]
+
+    with pytest.raises(ValueError, match="run_name must be a plain folder name"):
+        recorded_run({}, seed=0, device="cpu", results_dir=tmp_path / "results", run_name="../x", train=train)
+    assert trained == [] and not (tmp_path / "x").exists()
+
+
+def test_stale_temporary_files_are_removed(tmp_path):
+    folder = tmp_path / "run"
+    folder.mkdir()
+    stale = [folder / ".metrics.csv.abc123.tmp", folder / ".checkpoint.pt.def456.tmp"]
+    for path in stale:
+        path.write_bytes(b"half written")
+        os.utime(path, (time.time() - 3600, time.time() - 3600))
+    results.save_run(tmp_path, "run", [{"epoch": 1}], {})
+    assert sorted(p.name for p in folder.iterdir()) == ["metrics.csv", "provenance.json"]
+
+
+def test_recorded_results_still_load():
+    runs = results.load_runs(RECORDED_RESULTS)
+    assert not runs.empty and runs["epoch"].notna().all()
