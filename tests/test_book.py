@@ -72,7 +72,7 @@ def test_book_pages_show_this_builds_results(smoke_book):
     assert "hidden 32×16, batch 128" in sweep and re.search(r'<img[^>]+\.png', sweep)
     status = (smoke_book / "notebooks" / "status.html").read_text()
     assert "mnist_harmonic_mlp.ipynb" in status and "hidden512x256-batch64-lr0.01.ipynb" in status
-    assert "harm.ipynb" in status and "imagenet_resnet50.ipynb" in status
+    assert "cifar_wrn.ipynb" in status and "imagenet_resnet50.ipynb" in status
 
 
 def _images(page: str) -> int:
