@@ -248,3 +248,48 @@ def table2_view(table: pd.DataFrame) -> pd.DataFrame:
     view = pd.DataFrame(rows)
     view.loc[view["type"].duplicated(), "type"] = ""  # the group name once, as the paper prints it
     return view
+
+
+SETTINGS_FILE = "training_settings.csv"
+
+
+def _our_settings() -> dict[str, dict[str, Any]]:
+    """Our configuration per experiment: the paper profile's WRN parameters over :class:`WRNConfig`'s
+    defaults (CIFAR), and ``python -m harmonic.imagenet``'s defaults (ImageNet)."""
+    from dataclasses import asdict
+
+    import yaml
+
+    from .imagenet import build_parser
+    from .paths import REPO_ROOT
+    from .wrn_experiment import WRNConfig
+
+    common = yaml.safe_load((REPO_ROOT / "notebooks" / "params" / "paper" / "wrn" / "common.yaml").read_text())
+    cifar = asdict(WRNConfig()) | common
+    imagenet = vars(build_parser().parse_args(["--data", "."]))
+    imagenet["lr"] = f"{imagenet['lr']:g}, ×{imagenet['gamma']:g} every {imagenet['lr_step']} epochs"
+    imagenet["maxpool"] = "max-pooling" if imagenet["maxpool"] else "no max-pooling, stem stride 4"
+    return {"CIFAR (Table 1)": cifar, "ImageNet (Table 2)": imagenet}
+
+
+def training_settings(experiment: str | None = None) -> pd.DataFrame:
+    """``data/paper/training_settings.csv`` (setting, value, source) with the value our configuration
+    uses for it (column ``ours``, read from the configuration, "—" where the code has it built in);
+    ``experiment`` keeps the rows whose experiment starts with it (``"CIFAR"``, ``"ImageNet"``)."""
+    settings = reported(SETTINGS_FILE, as_printed=True)
+    ours = _our_settings()
+
+    def value(row: pd.Series) -> str:
+        if not row["param"]:
+            return "—"
+        found = ours[row["experiment"]].get(row["param"])
+        if isinstance(found, bool):
+            return "on" if found else "off"
+        if isinstance(found, (list, tuple)):
+            return ", ".join(str(v) for v in found)
+        return f"{found:g}" if isinstance(found, float) else str(found)
+
+    settings["ours"] = settings.apply(value, axis=1)
+    if experiment is not None:
+        settings = settings[settings["experiment"].str.startswith(experiment)]
+    return settings.drop(columns="param").reset_index(drop=True)
