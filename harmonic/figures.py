@@ -174,3 +174,50 @@ def error_vs_parameters(
         ax.legend(fontsize="small")
     fig.tight_layout()
     return save(fig, path)
+
+
+def harmonic_block_diagram(image: "torch.Tensor", path: str | os.PathLike | None = None,
+                           level: int | None = None) -> plt.Figure:
+    """Figure 1 of the paper, drawn from a real computation: an input channel, the 3x3 DCT filters
+    (eq. 1), the spectral maps they produce (computed here), the optional spectral BN (eq. 3) and the
+    learned 1x1 combination (eq. 2) that forms one output feature.
+
+    ``image``: one ``(H, W)`` grey image. The combination weights shown are random (an untrained
+    block): the figure illustrates the data flow, not learned values.
+    """
+    import torch
+    import torch.nn.functional as F
+
+    from .dct import dct_filters, dct_frequencies
+
+    bank = dct_filters(3, level, norm="l1").to(image.dtype)
+    maps = F.conv2d(image[None, None], bank[:, None], padding=1)[0]
+    normalised = (maps - maps.mean(dim=(1, 2), keepdim=True)) / maps.std(dim=(1, 2), keepdim=True)
+    weights = torch.randn(len(bank), generator=torch.Generator().manual_seed(0))
+    output = (weights[:, None, None] * normalised).sum(0)
+    n = len(bank)
+    sns.set_theme(style="white", context="notebook")
+    fig = plt.figure(figsize=(11, 0.9 * n + 0.6))
+    grid = fig.add_gridspec(n, 5, width_ratios=[1.6, 0.6, 1, 1, 1.6], wspace=0.35, hspace=0.25)
+    ax = fig.add_subplot(grid[n // 2 - 1:n // 2 + 2, 0])
+    ax.imshow(image, cmap="gray")
+    ax.set_title("input channel $x$", fontsize=11)
+    for i, (u, v) in enumerate(dct_frequencies(3, level)):
+        for column, data, cmap in ((1, bank[i], "RdBu_r"), (2, maps[i], "magma"), (3, normalised[i], "magma")):
+            cell = fig.add_subplot(grid[i, column])
+            limit = float(bank.abs().max()) if column == 1 else None  # one symmetric scale for the filters
+            cell.imshow(data, cmap=cmap, vmin=-limit if limit else None, vmax=limit)
+            cell.set_xticks([]), cell.set_yticks([])
+            if column == 1:
+                cell.set_ylabel(f"({u},{v})", rotation=0, labelpad=18, fontsize=9)
+            if column == 3:
+                cell.text(1.08, 0.5, f"× {weights[i]:+.2f}", transform=cell.transAxes, va="center", fontsize=9)
+            if i == 0:
+                cell.set_title({1: "DCT filter ψ\n(eq. 1)", 2: "ψ ∗ x", 3: "spectral BN\n(eq. 3, optional)"}[column],
+                               fontsize=10)
+    ax = fig.add_subplot(grid[n // 2 - 1:n // 2 + 2, 4])
+    ax.imshow(output, cmap="magma")
+    ax.set_title("Σ w · (…): one output\nfeature (eq. 2, a 1×1 conv)", fontsize=11)
+    for axis in fig.axes:
+        axis.set_xticks([]), axis.set_yticks([])
+    return save(fig, path)
