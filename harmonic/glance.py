@@ -1,0 +1,110 @@
+"""The landing page's "Results at a glance": each claim of both works, what was reported, what this
+project found (read from the recorded result files and from our models), a verdict, and its chapter.
+
+Nothing here is typed in: reported values come from ``data/paper/`` and our values from
+``data/results/`` (:func:`harmonic.results.load_runs`) or from building the models.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pandas as pd
+
+from . import report, tables, wrn_study
+from .results import load_runs
+
+__all__ = ["results_at_a_glance"]
+
+NEEDS_GPU = "needs CIFAR and a GPU"
+NEEDS_IMAGENET = "needs ImageNet and GPUs"
+
+
+def _link(text: str, page: str) -> str:
+    return f'<a href="{page}.html">{text}</a>'
+
+
+def _mlp_rows(results: Path) -> list[dict[str, str]]:
+    reference = results / "mnist_harmonic_mlp"
+    runs = load_runs(reference) if reference.exists() else pd.DataFrame()
+    rows = []
+    if runs.empty:
+        found, result = "not run yet", "not run yet"
+    else:
+        runs = runs.assign(model=runs["param_model"])
+        reach = report.epochs_to_reach(runs, 95.0, by=["model"]).set_index("model")
+        final = report.mean_std(runs, by=["model"]).set_index("model")
+
+        def epochs(model: str) -> str:
+            value = reach.loc[model, "epochs_to_reach"]
+            return f"epoch {int(value)}" if pd.notna(value) else "not within the run"
+
+        found = (f"Harmonic MLP: 95 % by {epochs('harmonic')} for all {int(reach.loc['harmonic', 'runs'])} seeds, "
+                 f"{final.loc['harmonic', 'test_acc']} % after {int(final.loc['harmonic', 'epochs'])} epochs; "
+                 f"the ReLU MLP of the same size: by {epochs('relu')}, {final.loc['relu', 'test_acc']} %")
+        harmonic_first = reach.loc["harmonic", "epochs_to_reach"]
+        result = ("holds (a ReLU MLP of the same size does the same)"
+                  if pd.notna(harmonic_first) and harmonic_first <= 3 else "does not hold")
+    rows.append({"work": "Harmonic MLP", "claim": "about 95 % MNIST test accuracy within the first few epochs",
+                 "reported": "95 % in the first few epochs (README)", "this project": found,
+                 "verdict": result, "chapter": _link("Harmonic MLP on MNIST", "mnist_harmonic_mlp")})
+    sweep_dir = results / "mnist-sweep"
+    sweep = report.sweep_table(load_runs(sweep_dir)) if sweep_dir.exists() else pd.DataFrame()
+    asks = (("a learning-rate sweep", None), ("batch size 64", "batch 64"), ("hidden layers [32, 16]", "hidden 32×16"))
+    for ask, text in asks:
+        part = sweep[sweep["model"] == "harmonic"] if not sweep.empty else sweep
+        if text is not None and not part.empty:
+            part = part[part["configuration"].str.contains(text, regex=False)]
+        if part.empty:
+            found, result = "not run yet", "not run yet"
+        else:
+            best = part.loc[part["test_acc"].idxmax()]
+            found = (f"best {best['test_acc']:.2f} % at lr {best['lr']:g} ({best['configuration']}, "
+                     f"{int(best['epochs'])} epochs, {len(part)} runs)")
+            result = "done"
+        rows.append({"work": "Harmonic MLP", "claim": f"its authors asked for {ask}", "reported": "—",
+                     "this project": found, "verdict": result,
+                     "chapter": _link("The learning-rate sweep", "mnist_sweep")})
+    return rows
+
+
+def _network_rows(results: Path) -> list[dict[str, str]]:
+    table1, table2 = tables.table1([results / "cifar-wrn"]), tables.table2([results / "imagenet"])
+    rows = []
+    ours = pd.concat([table1, table2]).dropna(subset=["params (M) ours"])
+    equal = int((ours["params (M) ours"] == ours["params (M) reported"]).sum())
+    rows.append({"work": "Harmonic Networks", "claim": "parameter counts of Tables 1 and 2 (λ compression included)",
+                 "reported": f"{len(ours)} buildable rows", "this project": f"{equal} of {len(ours)} equal to 0.1 M",
+                 "verdict": "holds" if equal == len(ours) else "does not hold",
+                 "chapter": _link("Table 1", "table1")})
+    for name, table, runs_column, needs, page in (
+            ("Table 1 errors (WRN-28-10 family, CIFAR-10/100)", table1, "cifar10 runs", NEEDS_GPU, "table1"),
+            ("Table 2 errors (ResNet-50 family, ImageNet)", table2, "runs", NEEDS_IMAGENET, "imagenet_resnet50")):
+        run = int((table[runs_column] > 0).sum())
+        rows.append({"work": "Harmonic Networks", "claim": name, "reported": f"{len(table)} rows",
+                     "this project": f"{run} rows run" if run else f"not run here: {needs}",
+                     "verdict": "—" if not run else "see the chapter", "chapter": _link(name.split(" errors")[0], page)})
+    study = wrn_study.load_study(results / "wrn-study")
+    claims = wrn_study.claims_table(study)
+    counts = claims["verdict"].value_counts()
+    rows.append({"work": "Harmonic Networks",
+                 "claim": f"the {len(claims)} comparisons of Section 5 (Table 1, Figures 3–4, conversion)",
+                 "reported": "CIFAR / ImageNet", "this project": "at small scale (Fashion-MNIST, WRN-10-1): "
+                 + ", ".join(f"{n} {v}" for v, n in counts.items()),
+                 "verdict": "per claim", "chapter": _link("Do the claims hold at small scale?", "wrn_study")})
+    for claim_id, label in (("conversion-exact", "full-basis conversion is exact"),
+                            ("low-frequency", "deeper layers favour low frequencies (Figure 3)"),
+                            ("lambda3-comparable", "λ=3 is as accurate as the full basis")):
+        row = claims.set_index("claim").loc[claim_id]
+        rows.append({"work": "Harmonic Networks", "claim": label, "reported": row["paper"],
+                     "this project": row["this study"], "verdict": row["verdict"],
+                     "chapter": _link("Do the claims hold at small scale?", "wrn_study")})
+    return rows
+
+
+def results_at_a_glance(results_dir: str | os.PathLike) -> pd.DataFrame:
+    """One row per claim of both works (columns: work, claim, reported, this project, verdict,
+    chapter as an HTML link relative to the book's pages), from the recorded runs under ``results_dir``."""
+    results = Path(results_dir)
+    return pd.DataFrame(_mlp_rows(results) + _network_rows(results))

@@ -1,0 +1,23 @@
+"""The landing page's claims table: computed from result files, never typed."""
+
+from harmonic import glance
+from harmonic.paths import RECORDED_RESULTS
+
+
+def test_without_recorded_runs_nothing_is_claimed(tmp_path):
+    table = glance.results_at_a_glance(tmp_path)
+    assert len(table) == 11
+    mlp = table[table["work"] == "Harmonic MLP"]
+    assert (mlp["this project"] == "not run yet").all() and (mlp["verdict"] == "not run yet").all()
+    errors = table[table["claim"].str.contains("errors")]
+    assert errors["this project"].str.startswith("not run here").all()
+    counts = table[table["claim"].str.startswith("parameter counts")].iloc[0]
+    assert counts["this project"] == "17 of 17 equal to 0.1 M" and counts["verdict"] == "holds"
+
+
+def test_mlp_claim_is_read_from_the_committed_reference_runs():
+    table = glance.results_at_a_glance(RECORDED_RESULTS).set_index("claim")
+    row = table.loc["about 95 % MNIST test accuracy within the first few epochs"]
+    assert "for all 5 seeds" in row["this project"] and row["verdict"].startswith("holds")
+    assert "mnist_harmonic_mlp.html" in row["chapter"]
+    assert table.loc["its authors asked for batch size 64", "this project"].startswith("best ")
