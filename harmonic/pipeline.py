@@ -117,17 +117,111 @@ def select_jobs(jobs: Sequence[Job], only: Sequence[str]) -> list[Job]:
     return [job for job in jobs if any(text in job.parameters["run_name"] for text in only)]
 
 
+def kernel_config() -> Any:
+    """Configuration of the kernels papermill starts: transport encryption where both sides support it.
+
+    ipykernel >= 7.4 warns on every start of a kernel that talks plain TCP ("Kernel is running over
+    TCP without encryption"). jupyter_client's ``transport_encryption="auto"`` gives the kernel
+    CurveZMQ keys when its kernelspec declares support, which removes the cause of the warning
+    rather than its text; where pyzmq lacks Curve or jupyter_client predates the option nothing changes.
+    """
+    import zmq
+    from jupyter_client.manager import KernelManager
+    from traitlets.config import Config
+
+    config = Config()
+    if zmq.has("curve") and KernelManager.class_traits().get("transport_encryption") is not None:
+        config.KernelManager.transport_encryption = "auto"
+    return config
+
+
 def execute(job: Job, kernel: str = "python3") -> float:
-    """Run one job with papermill (working directory: the repository root); return seconds."""
+    """Run one job with papermill (working directory: the repository root); return seconds.
+
+    Page jobs are then prepared for reading (:func:`prepare_page`). papermill's "Passed unknown
+    parameter" notes (the pipeline gives every notebook ``results_dir``, ``run_name`` and, for pages,
+    ``book_dir``, which some do not declare) are kept out of the build's output.
+    """
+    import logging
+
     import papermill
 
     job.output.parent.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    papermill.execute_notebook(
-        str(job.notebook), str(job.output), parameters=job.parameters,
-        kernel_name=kernel, cwd=str(REPO_ROOT), progress_bar=False,
-    )
+    papermill_log = logging.getLogger("papermill")
+    level = papermill_log.level
+    papermill_log.setLevel(logging.ERROR)
+    try:
+        papermill.execute_notebook(
+            str(job.notebook), str(job.output), parameters=job.parameters,
+            kernel_name=kernel, cwd=str(REPO_ROOT), progress_bar=False, config=kernel_config(),
+        )
+    finally:
+        papermill_log.setLevel(level)
+    if job.page:
+        prepare_page(job.output, {job.parameters.get("book_dir") or "": "book"})
     return time.perf_counter() - started
+
+
+#: Cells a page never shows (they stay in the notebook for papermill and Colab).
+REMOVED_CELLS = frozenset({"parameters", "injected-parameters", "colab-setup"})
+
+#: Tags by which a cell already says how it is shown; such cells keep their choice.
+SHOWN_AS = frozenset({"remove-cell", "remove_cell", "remove-input", "remove_input", "hide-cell", "hide_cell",
+                      "hide-input", "hide_input", "show-input"})
+
+
+def prepare_page(path: str | Path, folders: dict[str, str] | None = None) -> None:
+    """Make an executed notebook read as a page of the book (rewrites ``path`` in place).
+
+    - the ``parameters``, papermill's ``injected-parameters`` and the ``colab-setup`` cells get
+      ``remove-cell`` (the page does not show them; the notebook keeps them);
+    - every other code cell gets ``hide-input`` (its source one click away) unless it carries one of
+      :data:`SHOWN_AS` (``show-input`` keeps a cell open);
+    - absolute paths of this machine are made relative in every output and in the injected
+      parameters: each folder of ``folders`` becomes its value, then the repository root
+      becomes a repository-relative path.
+    """
+    import nbformat
+
+    path = Path(path)
+    notebook = nbformat.read(path, as_version=4)
+    replacements = sorted({**(folders or {}), str(REPO_ROOT) + "/": "", str(REPO_ROOT): "."}.items(),
+                          key=lambda item: -len(item[0]))
+    replacements = [(folder, short) for folder, short in replacements if folder]
+
+    def relative(text: str) -> str:
+        for folder, short in replacements:
+            text = text.replace(folder, short)
+        return text
+
+    def scrub(value: Any) -> Any:
+        if isinstance(value, str):
+            return relative(value)
+        if isinstance(value, list):
+            return [scrub(item) for item in value]
+        if isinstance(value, dict):
+            return {key: scrub(item) for key, item in value.items()}
+        return value
+
+    for cell in notebook.cells:
+        if cell.cell_type != "code":
+            continue
+        tags = list(cell.metadata.get("tags", []))
+        if REMOVED_CELLS & set(tags):
+            tags.append("remove-cell")
+            if "injected-parameters" in tags:
+                cell.source = relative(cell.source)
+        elif not SHOWN_AS & set(tags):
+            tags.append("hide-input")
+        cell.metadata["tags"] = list(dict.fromkeys(tags))
+        for output in cell.get("outputs", []):
+            if "text" in output:
+                output["text"] = scrub(output["text"])
+            for mime, value in output.get("data", {}).items():
+                if mime.startswith("text/") or mime.endswith("json"):  # never inside images' base64
+                    output["data"][mime] = scrub(value)
+    nbformat.write(notebook, path)
 
 
 def papermill_error() -> type[Exception]:
@@ -140,7 +234,7 @@ def papermill_error() -> type[Exception]:
 def build_book(book_dir: Path, warnings_as_errors: bool = True) -> None:
     """``jupyter-book build`` (1.x) of ``book_dir`` into ``book_dir/_build/html``."""
     executable = Path(sys.executable).with_name("jupyter-book")
-    command = [str(executable) if executable.exists() else "jupyter-book", "build", str(book_dir)]
+    command = [str(executable) if executable.exists() else "jupyter-book", "build", "--quiet", str(book_dir)]
     if warnings_as_errors:
         command += ["-W", "-n", "--keep-going"]
     subprocess.run(command, check=True)
