@@ -178,3 +178,148 @@ def sweep_table(runs: pd.DataFrame) -> pd.DataFrame:
     final["epochs"] = final["epoch"]
     return final[["configuration", "model", "lr", "test_acc", "epochs", "seconds_per_epoch"]].sort_values(
         ["configuration", "model", "lr"]).reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------- Harmonic-MLP chapters
+def format_lr(lr: float) -> str:
+    """A learning rate as people write it: ``0.0003`` → ``"3e-4"``, ``0.001`` → ``"1e-3"``, ``0.5`` → ``"0.5"``."""
+    lr = float(lr)
+    if lr == 0 or 1e-2 < abs(lr) < 1e3:
+        return f"{lr:g}"
+    mantissa, exponent = f"{lr:.6e}".split("e")
+    mantissa = mantissa.rstrip("0").rstrip(".")
+    return f"{mantissa}e{int(exponent)}"
+
+
+def _pm_text(values: pd.Series, decimals: int = 2) -> str:
+    values = values.dropna()
+    if values.empty:
+        return "—"
+    if len(values) == 1:
+        return f"{values.iloc[0]:.{decimals}f}"
+    return f"{values.mean():.{decimals}f} ± {values.std():.{decimals}f}"
+
+
+def claim_check(runs: pd.DataFrame, threshold: float, by: str = "model", value: str = "test_acc") -> pd.DataFrame:
+    """The claim "``value`` reaches ``threshold`` within the first epochs", checked on every run.
+
+    One row per group of ``by`` (e.g. harmonic and relu) with readable headers: the runs (seeds)
+    and how many reached the threshold, the first epoch at which they did (best and worst seed:
+    :func:`epochs_to_reach` is the worst), the accuracy after epoch 1 and at the last epoch
+    (mean ± std over seeds, %) and the epochs trained.
+    """
+    rows = []
+    for key, group in runs.groupby(by, sort=True):
+        firsts = pd.Series([frame.loc[frame[value] >= threshold, "epoch"].min()
+                            for _, frame in group.groupby(_run_keys(group))], dtype=float)
+        final = last_epoch(group)
+        rows.append({
+            by: key,
+            "seeds": len(firsts),
+            f"seeds reaching {threshold:g} %": int(firsts.notna().sum()),
+            f"first epoch ≥ {threshold:g} % (best seed)": firsts.min() if firsts.notna().any() else None,
+            f"first epoch ≥ {threshold:g} % (worst seed)": firsts.max() if firsts.notna().all() else None,
+            "test accuracy after epoch 1 (%)": _pm_text(group.loc[group["epoch"] == 1, value]),
+            "final test accuracy (%)": _pm_text(final[value]),
+            "epochs": int(final["epoch"].max()),
+        })
+    table = pd.DataFrame(rows)
+    for column in table.columns:
+        if column.startswith("first epoch"):
+            table[column] = table[column].astype("Int64")
+    return table
+
+
+def claim_verdict(check: pd.DataFrame, threshold: float, claimed: str = "harmonic", baseline: str = "relu",
+                  by: str = "model") -> str:
+    """One sentence on a :func:`claim_check` table: does the claimed model reach ``threshold`` on every
+    seed, by which epoch, and does the baseline of the same size do the same."""
+    worst = f"first epoch ≥ {threshold:g} % (worst seed)"
+    rows = check.set_index(by)
+
+    def reach(model: str) -> str:
+        row = rows.loc[model]
+        if pd.isna(row[worst]):
+            return (f"reaches {threshold:g} % on {row[f'seeds reaching {threshold:g} %']} of its "
+                    f"{row['seeds']} seeds within {row['epochs']} epochs")
+        return f"reaches {threshold:g} % by epoch {row[worst]} on every one of its {row['seeds']} seeds"
+
+    if claimed not in rows.index:
+        return f"No `{claimed}` run recorded: the claim is not checked here."
+    holds = not pd.isna(rows.loc[claimed, worst])
+    text = (f"**The claim {'holds' if holds else 'does not hold'} here:** the Harmonic MLP {reach(claimed)} "
+            f"(test accuracy after epoch 1: {rows.loc[claimed, 'test accuracy after epoch 1 (%)']} %).")
+    if baseline in rows.index:
+        same = not pd.isna(rows.loc[baseline, worst])
+        text += (f" The ReLU MLP of the same size, trained with the same loop, data order and budget, "
+                 f"{reach(baseline)}{' too' if same else ''} "
+                 f"(after epoch 1: {rows.loc[baseline, 'test accuracy after epoch 1 (%)']} %)"
+                 + (": reaching the threshold this early is not specific to the harmonic activation." if same
+                    else "."))
+    return text
+
+
+def thread_counts(summary: pd.DataFrame) -> list[str]:
+    """The distinct ``hardware`` descriptions of a :func:`provenance_summary` (e.g. thread counts), sorted."""
+    return sorted(summary["hardware"].dropna().unique()) if not summary.empty else []
+
+
+def budget(runs: pd.DataFrame) -> str:
+    """What a set of runs trained on, in words: epochs, seeds and training set (the full set or a subset)."""
+    if runs.empty:
+        return "no runs"
+    final = last_epoch(runs)
+    epochs = sorted(final["epoch"].astype(int).unique())
+    seeds = sorted(final["seed"].astype(int).unique()) if "seed" in final else []
+    subsets = final["param_subset"].dropna().astype(int).unique() if "param_subset" in final else []
+    epoch_text = f"{epochs[0]} epoch{'s' if epochs[0] != 1 else ''}" if len(epochs) == 1 else \
+        f"{epochs[0]}–{epochs[-1]} epochs"
+    seed_text = f"{len(seeds)} seed{'s' if len(seeds) != 1 else ''} ({', '.join(map(str, seeds))})"
+    data = (f"a fixed random subset of {int(subsets[0]):,} training images" if len(subsets) == 1
+            and final["param_subset"].notna().all() else "the full training set")
+    return f"{len(final)} runs, {epoch_text} each, {seed_text}, trained on {data}"
+
+
+def sweep_best(final: pd.DataFrame) -> pd.DataFrame:
+    """The best learning rate of each configuration and model of a :func:`sweep_table`, for reading:
+    the lr written as 3e-4, accuracy (%), and the accuracy at the seed's lr 1e-3 beside it."""
+    if final.empty:
+        return pd.DataFrame(columns=["configuration", "model", "best lr", "test accuracy at best lr (%)",
+                                     "test accuracy at lr 1e-3 (%)", "epochs", "seconds per epoch"])
+    best = final.loc[final.groupby(["configuration", "model"])["test_acc"].idxmax()]
+    at_seed = final[final["lr"].round(12) == 1e-3].set_index(["configuration", "model"])["test_acc"]
+    rows = pd.DataFrame({
+        "configuration": best["configuration"],
+        "model": best["model"],
+        "best lr": best["lr"].map(format_lr),
+        "test accuracy at best lr (%)": best["test_acc"].astype(float),
+        "test accuracy at lr 1e-3 (%)": [at_seed.get((c, m), float("nan"))
+                                         for c, m in zip(best["configuration"], best["model"])],
+        "epochs": best["epochs"].astype(int),
+        "seconds per epoch": best["seconds_per_epoch"].astype(float),
+    })
+    return rows.reset_index(drop=True)
+
+
+def sweep_finding(final: pd.DataFrame, model: str = "harmonic", seed_lr: float = 1e-3) -> str:
+    """Markdown sentences computed from a :func:`sweep_table`: per configuration, the best lr of
+    ``model`` and its accuracy against the accuracy at the seed's ``seed_lr``, and the best ReLU
+    accuracy of the same configuration. The runs have one seed each: differences are single runs."""
+    if final.empty:
+        return "No sweep runs: nothing to report."
+    best = sweep_best(final).set_index(["configuration", "model"])
+    lines = []
+    for configuration in dict.fromkeys(final["configuration"]):
+        if (configuration, model) not in best.index:
+            continue
+        row = best.loc[(configuration, model)]
+        text = (f"- {configuration}: the harmonic model is best at lr {row['best lr']} "
+                f"({row['test accuracy at best lr (%)']:.2f} %)")
+        if pd.notna(row["test accuracy at lr 1e-3 (%)"]):
+            text += f", against {row['test accuracy at lr 1e-3 (%)']:.2f} % at the seed's lr {format_lr(seed_lr)}"
+        if (configuration, "relu") in best.index:
+            relu = best.loc[(configuration, "relu")]
+            text += (f"; the ReLU MLP's best is {relu['test accuracy at best lr (%)']:.2f} % "
+                     f"(lr {relu['best lr']})")
+        lines.append(text + ".")
+    return "\n".join(lines) + "\n"

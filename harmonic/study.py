@@ -615,3 +615,24 @@ def variant_accuracy(
         ax.legend(fontsize="x-small", loc="upper left", bbox_to_anchor=(1.01, 1))
     fig.tight_layout()
     return save(fig, path)
+
+
+# --------------------------------------------------------------------------- the model's periods
+def shared_periods(hidden_sizes: Sequence[int], max_freqs: Sequence[float], base_freq: float = 1.0,
+                   scheme: str = "capped") -> pd.DataFrame:
+    """How many neurons of each hidden layer share one f under ``scheme`` (the seed: ``"capped"``).
+
+    f_i is the period of the activation sin(2π z / f_i) (:func:`harmonic.frequencies.neuron_frequencies`):
+    larger f oscillates more slowly. Columns: ``layer`` (1-based), ``neurons``, ``distinct f``,
+    ``smallest f``, ``largest f``, ``neurons at the largest f`` (with the cap: the neurons whose f is
+    the cap ``f_max``).
+    """
+    from .frequencies import neuron_frequencies
+
+    rows = []
+    for layer, (width, cap) in enumerate(zip(hidden_sizes, max_freqs), 1):
+        f = neuron_frequencies(int(width), float(base_freq), float(cap), scheme)
+        rows.append({"layer": layer, "neurons": int(width), "distinct f": int(f.unique().numel()),
+                     "smallest f": float(f.min()), "largest f": float(f.max()),
+                     "neurons at the largest f": int((f == f.max()).sum())})
+    return pd.DataFrame(rows)
