@@ -279,23 +279,28 @@ def lr_sweep(
     path: str | os.PathLike | None = None,
 ) -> plt.Figure:
     """Final test accuracy against the learning rate (log axis, ticks at the swept values written
-    as 1e-4, 3e-4, ...): one panel per configuration, harmonic and ReLU lines in each."""
+    as 1e-4, 3e-4, ...): one panel per configuration (stacked, so each is read at the text's width),
+    harmonic and ReLU lines in each."""
     from .report import format_lr
 
     sns.set_theme(style="whitegrid", context="notebook")
     configurations = list(dict.fromkeys(final["configuration"]))
-    fig, axes = plt.subplots(1, len(configurations), figsize=(3.4 * len(configurations) + 0.6, 3.6),
-                             sharey=True, squeeze=False)
+    fig, axes = plt.subplots(len(configurations), 1, figsize=(7.0, 2.3 * len(configurations) + 0.5),
+                             sharex=True, squeeze=False)
     lrs = sorted(final["lr"].unique())
-    for ax, configuration in zip(axes[0], configurations):
+    for ax, configuration in zip(axes[:, 0], configurations):
         part = final[final["configuration"] == configuration]
         sns.lineplot(data=part, x="lr", y="test_acc", hue="model", hue_order=sorted(final["model"].unique()),
                      marker="o", errorbar=None, ax=ax, legend=ax is axes[0][0])
         ax.set_xscale("log")
-        ax.set_xticks(lrs, [format_lr(v) for v in lrs], rotation=45)
+        if len(lrs) == 1:  # one swept value: a range around it (a log axis needs one)
+            ax.set_xlim(lrs[0] / 2, lrs[0] * 2)
+        ax.set_xticks(lrs, [format_lr(v) for v in lrs])
         ax.minorticks_off()
         ax.set_title(configuration, fontsize="medium")
         ax.set_xlabel("learning rate")
-        ax.set_ylabel("final test accuracy (%)")
+        ax.set_ylabel("test acc. (%)")
+    if axes[0][0].get_legend() is not None:
+        axes[0][0].legend(fontsize="small", loc="lower left")
     fig.tight_layout()
     return save(fig, path)
