@@ -23,7 +23,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
 
-from .figures import save
+from .figures import integer_epochs, save
 from .pipeline import point_suffix
 from .report import last_epoch, mean_std
 from .results import atomic_write_text, load_runs
@@ -63,6 +63,7 @@ REFERENCE_VARIANTS: tuple[str, ...] = ("seed-faithful", "relu")
 #: Family of a variant: the first pattern (``re.search`` on the variant name) that matches.
 #: Variants matching none (``seed-faithful``, ``relu``) are ``"reference"``.
 FAMILIES: tuple[tuple[str, str], ...] = (
+    ("combination (two changes)", r"^bn-.*cosine$"),
     ("frequency distribution", r"^freq-"),
     ("activation", r"^act-"),
     ("batch norm position", r"^bn-"),
@@ -284,7 +285,7 @@ def summary(
     if table.empty:
         return pd.DataFrame(columns=list(SUMMARY_COLUMNS))
     by = ["dataset", "variant", "epochs", "subset"]
-    table = _none_for_full_subset(table)
+    table = _none_for_full_subset(table).assign(family=lambda t: t["variant"].map(family_of))
     # mean_std reads per-epoch runs: here every row is one run at its last epoch.
     stats = mean_std(table.rename(columns={"epochs": "epoch"}).assign(run=range(len(table))),
                      by=["dataset", "variant", "epoch", "subset"]).drop(columns="epoch")
@@ -323,6 +324,26 @@ def _pm(row: pd.Series) -> str:
     return f"{row['test_acc']} % ({_plural(row['seeds'], 'seed')}, {_plural(row['epochs'], 'epoch')})"
 
 
+def _target_verdict(best: pd.Series, rows: pd.DataFrame) -> str:
+    """Whether ``best`` meets the target, which asks for both the accuracy and parity with the best
+    ReLU variant of the same width and budget (mean at or above its mean), on more than one seed."""
+    target = f"{best['target']:g} %"
+    if best["seeds"] < 2:
+        return (f"its mean {'is at or above' if best['meets_target'] else 'is below'} {target}, but from one seed: "
+                "no verdict on the target")
+    if not best["meets_target"]:
+        return f"it misses the {target} target"
+    relu = rows.set_index("variant")
+    if not isinstance(best["relu_baseline"], str) or best["relu_baseline"] not in relu.index:
+        return f"it reaches {target}, but no ReLU baseline of its width and budget is recorded: parity unknown"
+    baseline = relu.loc[best["relu_baseline"]]
+    if best["beats_relu"]:
+        return (f"it meets the {target} target: accuracy and parity with the best ReLU variant "
+                f"`{best['relu_baseline']}` ({baseline['test_acc']} %)")
+    return (f"it reaches {target} but misses the target, which also asks for at least the best ReLU variant's "
+            f"accuracy: `{best['relu_baseline']}` has {baseline['test_acc']} %")
+
+
 def _spread_verdict(diff: float, spread: float) -> str:
     if pd.isna(spread):
         return "one seed only: no seed-to-seed spread to compare with"
@@ -357,15 +378,26 @@ def findings(
             best = harmonic.iloc[0]
             sentence = f"- Best harmonic variant: `{best['variant']}`, {_pm(best)}"
             if best["meets_target"] is not None:
-                verb = "meets" if best["meets_target"] else "misses"
-                sentence += f"; it {verb} the {best['target']:g} % target"
+                sentence += "; " + _target_verdict(best, rows)
             lines.append(sentence + ".")
         if not relu.empty:
             top = relu.iloc[0]
             lines.append(f"- Best ReLU variant: `{top['variant']}`, {_pm(top)}.")
         if not harmonic.empty and not relu.empty:
             beating = harmonic[harmonic["beats_relu"] == True]  # noqa: E712 (None = no baseline)
-            if beating.empty:
+            baseline_seeds = rows.set_index("variant")["seeds"]
+            single = [v for v, n, b in zip(harmonic["variant"], harmonic["seeds"], harmonic["relu_baseline"])
+                      if n < 2 or (isinstance(b, str) and baseline_seeds.get(b, 0) < 2)]
+            if single:
+                lines.append(f"- {_plural(len(single), 'harmonic variant')} ran with one seed (or against a "
+                             "one-seed baseline): no seed-to-seed spread, so no comparison with ReLU is drawn "
+                             "for them.")
+                beating = beating[~beating["variant"].isin(single)]
+                if beating.empty and len(single) == len(harmonic):
+                    beating = None
+            if beating is None:
+                pass
+            elif beating.empty:
                 lines.append("- No harmonic variant reaches the best ReLU baseline of its width and budget.")
             else:
                 names = ", ".join(f"`{v}` ({d:+.2f})" for v, d in zip(beating["variant"], beating["vs_relu"]))
@@ -526,15 +558,35 @@ def family_curves(
             if data.empty:
                 ax.set_visible(False)
                 continue
+            data = data.assign(variant=data["variant"].map(variant_label))
             order = sorted(data["variant"].unique(), key=lambda v: (v not in references, v))
             dashes = {v: (4, 2) if v in references else "" for v in order}
             sns.lineplot(data=data, x="epoch", y=metric, hue="variant", hue_order=order, style="variant",
                          style_order=order, dashes=dashes, errorbar="sd", ax=ax)
             ax.set_title(f"{dataset}: {family}", fontsize="medium")
             ax.set_ylabel("test accuracy (%)" if metric == "test_acc" else metric)
+            integer_epochs(ax, data["epoch"])
+            final = data[data["epoch"] == data["epoch"].max()].groupby("variant")[metric].mean()
+            low, off = _readable_floor(final)
+            if off:
+                ax.set_ylim(bottom=low)
+                ax.text(0.01, 0.02, "off scale: " + ", ".join(f"{v} ({m:.1f} %)" for v, m in off.items()),
+                        transform=ax.transAxes, fontsize="x-small", va="bottom")
             ax.legend(fontsize="x-small", loc="lower right")
     fig.tight_layout()
     return save(fig, path)
+
+
+def _readable_floor(means: pd.Series, window: float = 12.0) -> tuple[float | None, dict[str, float]]:
+    """The lower axis limit that keeps variants within ``window`` points of the best readable, and
+    the variants (name → mean) that fall below it and are marked as off scale instead."""
+    if means.empty:
+        return None, {}
+    best = means.max()
+    kept = means[means >= best - window]
+    low = kept.min() - max(0.5, 0.1 * (best - kept.min()))
+    off = {v: float(m) for v, m in means.items() if m < low}
+    return (low if off else None), off
 
 
 def _seeds_with_mean_std(ax: plt.Axes, data: pd.DataFrame, category: str, vertical: bool,
@@ -569,16 +621,18 @@ def frequency_accuracy(
     sns.set_theme(style="whitegrid", context="notebook")
     data = table[(table["family"] == "frequency distribution") | (table["variant"] == reference)]
     datasets = sorted(data["dataset"].unique()) or ["(no runs)"]
-    fig, axes = plt.subplots(1, len(datasets), figsize=(5.5 * len(datasets), 3.8), squeeze=False)
-    for ax, dataset in zip(axes[0], datasets):
+    fig, axes = plt.subplots(len(datasets), 1, figsize=(7.0, 3.4 * len(datasets)), squeeze=False)
+    for ax, dataset in zip(axes[:, 0], datasets):
         subset = data[data["dataset"] == dataset]
         if subset.empty:
             ax.set_visible(False)
             continue
+        names = {"capped": "capped (seed)", "harmonic": "uncapped"}
+        subset = subset.assign(freq_scheme=subset["freq_scheme"].map(lambda v: names.get(v, v)))
         _seeds_with_mean_std(ax, subset, "freq_scheme", vertical=True)
         ax.set_title(dataset)
-        ax.set_xlabel("frequency distribution")
-        ax.set_ylabel("test accuracy (%)")
+        ax.set_xlabel("distribution of the values f_i")
+        ax.set_ylabel("final test accuracy (%)")
     fig.tight_layout()
     return save(fig, path)
 
@@ -596,23 +650,33 @@ def variant_accuracy(
     datasets = sorted(table["dataset"].unique()) or ["(no runs)"]
     models = sorted(table["model"].unique())
     n_variants = max(1, table["variant"].nunique())
-    fig, axes = plt.subplots(1, len(datasets), figsize=(7.5 * len(datasets), 1.8 + 0.3 * n_variants), squeeze=False)
-    for ax, dataset in zip(axes[0], datasets):
+    fig, axes = plt.subplots(len(datasets), 1, figsize=(7.5, (1.8 + 0.3 * n_variants) * len(datasets)),
+                             squeeze=False)  # stacked: each panel is read at the text's width
+    for ax, dataset in zip(axes[:, 0], datasets):
         subset = table[table["dataset"] == dataset]
         if subset.empty:
             ax.set_visible(False)
             continue
-        _seeds_with_mean_std(ax, subset, "variant", vertical=False, hue="model", hue_order=models)
+        subset = subset.assign(variant=subset["variant"].map(variant_label))
+        order = _seeds_with_mean_std(ax, subset, "variant", vertical=False, hue="model", hue_order=models)
+        means = subset.groupby("variant")["test_acc"].mean()
+        low, off = _readable_floor(means)
+        if off:  # a far worse variant would squeeze every other one into a corner of the axis
+            ax.set_xlim(left=low)
+            for variant, mean in off.items():
+                ax.annotate(f"◀ off scale: {mean:.1f} %", (low, order.index(variant)), xytext=(4, 0),
+                            textcoords="offset points", va="center", fontsize="x-small")
         relu = subset[subset["model"] == "relu"].groupby("variant")["test_acc"].mean()
         if not relu.empty:
             ax.axvline(relu.max(), linestyle="--", color="grey", linewidth=1, label=f"best ReLU ({relu.idxmax()})")
         if dataset in targets:
             ax.axvline(targets[dataset], linestyle=":", color="red", linewidth=1,
                        label=f"target {targets[dataset]:g} %")
+        ax.set_xlim(right=min(100.0, float(subset["test_acc"].max()) + 0.5))
         ax.set_title(dataset)
-        ax.set_xlabel("test accuracy (%)")
+        ax.set_xlabel("final test accuracy (%)")
         ax.set_ylabel("")
-        ax.legend(fontsize="x-small", loc="upper left", bbox_to_anchor=(1.01, 1))
+        ax.legend(fontsize="x-small", loc="lower right")
     fig.tight_layout()
     return save(fig, path)
 
@@ -636,3 +700,102 @@ def shared_periods(hidden_sizes: Sequence[int], max_freqs: Sequence[float], base
                      "smallest f": float(f.min()), "largest f": float(f.max()),
                      "neurons at the largest f": int((f == f.max()).sum())})
     return pd.DataFrame(rows)
+
+
+# --------------------------------------------------------------------------- for reading
+#: Names shown for variants whose file name would say more than the variant is.
+VARIANT_LABELS: dict[str, str] = {
+    # sin(30 z) with SIREN's omega_0 but the seed's initialisation, BatchNorm and residual: not SIREN
+    "act-siren": "act-sin30z (not SIREN)",
+}
+
+
+def variant_label(variant: str) -> str:
+    """The name a reader sees for ``variant`` (:data:`VARIANT_LABELS`, else the variant itself)."""
+    return VARIANT_LABELS.get(variant, variant)
+
+
+def _relabel(text: str) -> str:
+    for variant, label in VARIANT_LABELS.items():
+        text = text.replace(f"`{variant}`", f"`{label}`")
+    return text
+
+
+def summary_view(summary_table: pd.DataFrame) -> pd.DataFrame:
+    """A :func:`summary` for reading: readable headers with units, the training set in words, the
+    difference with the best ReLU variant of the same width and budget (``ReLU baseline``), and a
+    verdict that says "one seed: no verdict" where there is no seed-to-seed spread. No NaN: missing
+    cells are None."""
+    if summary_table.empty:
+        return pd.DataFrame(columns=["dataset", "variant", "model", "parameters", "test accuracy (%)", "seeds",
+                                     "epochs", "training images", "ReLU baseline", "vs ReLU (points)", "verdict"])
+    rows = summary_table.copy()
+    by_variant = rows.set_index(["dataset", "variant"])
+
+    def verdict(row: pd.Series) -> str | None:
+        if row["model"] == "relu" or not isinstance(row["relu_baseline"], str):
+            return None
+        baseline = by_variant.loc[(row["dataset"], row["relu_baseline"])]
+        if isinstance(baseline, pd.DataFrame):
+            baseline = baseline.iloc[0]
+        if min(row["seeds"], baseline["seeds"]) < 2:
+            return "one seed: no verdict"
+        spread = max(row["std"], baseline["std"])
+        if abs(row["vs_relu"]) <= spread:
+            return "within the seeds' std"
+        return "above" if row["vs_relu"] > 0 else "below"
+
+    view = pd.DataFrame({
+        "dataset": rows["dataset"],
+        "variant": rows["variant"].map(variant_label),
+        "model": rows["model"],
+        "parameters": rows["n_parameters"].astype(int),
+        "test accuracy (%)": rows["test_acc"],
+        "seeds": rows["seeds"].astype(int),
+        "epochs": rows["epochs"].astype(int),
+        "training images": [f"{int(s):,}" if s is not None and pd.notna(s) else "all" for s in rows["subset"]],
+        "ReLU baseline": [variant_label(b) if isinstance(b, str) else None for b in rows["relu_baseline"]],
+        "vs ReLU (points)": rows["vs_relu"].astype(object).where(rows["vs_relu"].notna(), None),
+        "verdict": [verdict(row) for _, row in rows.iterrows()],
+    })
+    return view.reset_index(drop=True)
+
+
+def twins_view(pairs: pd.DataFrame) -> pd.DataFrame:
+    """A :func:`same_settings` table for reading (readable headers, None where a spread is missing)."""
+    view = pairs.rename(columns={
+        "relu_variant": "ReLU twin", "hidden_sizes": "hidden", "batch_size": "batch", "harmonic_acc":
+        "harmonic (%)", "relu_acc": "ReLU (%)", "difference": "difference (points)", "spread": "larger std",
+    }).drop(columns=["lr", "scheduler"], errors="ignore")
+    view["variant"] = view["variant"].map(variant_label)
+    view["larger std"] = view["larger std"].astype(object).where(view["larger std"].notna(), None)
+    one_seed = view["larger std"].isna()
+    view.loc[one_seed, "verdict"] = "one seed: no verdict"
+    return view.reset_index(drop=True)
+
+
+def findings_text(summary_table: pd.DataFrame, **kwargs: Any) -> str:
+    """:func:`findings` with the variants under the names a reader sees (:data:`VARIANT_LABELS`)."""
+    return _relabel(findings(summary_table, **kwargs))
+
+
+def same_settings_text(pairs: pd.DataFrame) -> str:
+    """:func:`same_settings_note` with one-seed pairs said to be no evidence and readable variant names."""
+    if pairs.empty:
+        return same_settings_note(pairs)
+    if pairs["spread"].isna().all():
+        return ("Every pair here ran with one seed: the differences below are single runs, with no "
+                "seed-to-seed spread to judge them by, and no verdict is drawn.\n")
+    return _relabel(same_settings_note(pairs))
+
+
+def split_constant(view: pd.DataFrame, columns: Sequence[str] = ("dataset", "seeds", "epochs", "training images")
+                   ) -> tuple[pd.DataFrame, str]:
+    """``view`` without those of ``columns`` that hold one value throughout, and those values in words
+    (e.g. ``"5 seeds, 20 epochs, training images: all"``) for the table's caption."""
+    constant = [c for c in columns if c in view and view[c].nunique(dropna=False) == 1 and len(view)]
+    words = []
+    for column in constant:
+        value = view[column].iloc[0]
+        words.append(f"{value} {column}" if column in ("seeds", "epochs") else f"{column}: {value}")
+    return view.drop(columns=constant), ", ".join(words)
