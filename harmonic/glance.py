@@ -92,14 +92,14 @@ def _network_rows(results: Path) -> list[dict[str, str]]:
                  "claim": f"the {len(claims)} comparisons of Section 5 (Table 1, Figures 3–4, conversion)",
                  "reported": "CIFAR / ImageNet", "this project": "at small scale (Fashion-MNIST, WRN-10-1): "
                  + ", ".join(f"{n} {v}" for v, n in counts.items()),
-                 "verdict": "per claim", "chapter": _link("Do the claims hold at small scale?", "wrn_study")})
+                 "verdict": "per claim", "chapter": _link("small-scale study", "wrn_study")})
     for claim_id, label in (("conversion-exact", "full-basis conversion is exact"),
                             ("low-frequency", "deeper layers favour low frequencies (Figure 3)"),
                             ("lambda3-comparable", "λ=3 is as accurate as the full basis")):
         row = claims.set_index("claim").loc[claim_id]
         rows.append({"work": "Harmonic Networks", "claim": label, "reported": row["paper"],
                      "this project": row["this study"], "verdict": row["verdict"],
-                     "chapter": _link("Do the claims hold at small scale?", "wrn_study")})
+                     "chapter": _link("small-scale study", "wrn_study")})
     return rows
 
 

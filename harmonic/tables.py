@@ -219,17 +219,18 @@ def table1_view(table: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for _, row in table.iterrows():
         rows.append({
-            "method": row["method"],
-            "dropout": {"yes": "✓", "no": ""}.get(row["dropout"], "—") if row["kind"] != "benchmark" else "",
-            "compression": row["compression"] if isinstance(row["compression"], str) else "",
-            "params (M), paper": _cell(row["params (M) reported"], 1),
-            "params (M), ours": _cell(row["params (M) ours"], 1) if pd.notna(row["params (M) ours"]) else OTHER_METHOD,
-            "CIFAR-10 error (%), paper": row["cifar10 err printed"],
-            "CIFAR-10 error (%), here": _reproduced_cell(row, "cifar10 err reproduced", "cifar10 runs"),
-            "CIFAR-100 error (%), paper": row["cifar100 err printed"],
-            "CIFAR-100 error (%), here": _reproduced_cell(row, "cifar100 err reproduced", "cifar100 runs"),
+            ("", "method"): row["method"],
+            ("", "dropout"): {"yes": "✓", "no": ""}.get(row["dropout"], "—") if row["kind"] != "benchmark" else "",
+            ("", "compression"): row["compression"] if isinstance(row["compression"], str) else "",
+            ("parameters (M)", "paper"): _cell(row["params (M) reported"], 1),
+            ("parameters (M)", "ours"): (_cell(row["params (M) ours"], 1) if pd.notna(row["params (M) ours"])
+                                         else OTHER_METHOD),
+            ("CIFAR-10 error (%)", "paper"): row["cifar10 err printed"],
+            ("CIFAR-10 error (%)", "here"): _reproduced_cell(row, "cifar10 err reproduced", "cifar10 runs"),
+            ("CIFAR-100 error (%)", "paper"): row["cifar100 err printed"],
+            ("CIFAR-100 error (%)", "here"): _reproduced_cell(row, "cifar100 err reproduced", "cifar100 runs"),
         })
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=pd.MultiIndex.from_tuples(rows[0].keys()))
 
 
 def table2_view(table: pd.DataFrame) -> pd.DataFrame:
@@ -237,16 +238,17 @@ def table2_view(table: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for _, row in table.iterrows():
         rows.append({
-            "type": row["type"], "model": row["model"],
-            "params (M), paper": _cell(row["params (M) reported"], 1),
-            "params (M), ours": _cell(row["params (M) ours"], 1) if pd.notna(row["params (M) ours"]) else OTHER_METHOD,
-            "top-1 error (%), paper": row["top-1 err printed"],
-            "top-1 error (%), here": _reproduced_cell(row, "top-1 err reproduced", "runs"),
-            "top-5 error (%), paper": row["top-5 err printed"],
-            "top-5 error (%), here": _reproduced_cell(row, "top-5 err reproduced", "runs"),
+            ("", "type"): row["type"], ("", "model"): row["model"],
+            ("parameters (M)", "paper"): _cell(row["params (M) reported"], 1),
+            ("parameters (M)", "ours"): (_cell(row["params (M) ours"], 1) if pd.notna(row["params (M) ours"])
+                                         else OTHER_METHOD),
+            ("top-1 error (%)", "paper"): row["top-1 err printed"],
+            ("top-1 error (%)", "here"): _reproduced_cell(row, "top-1 err reproduced", "runs"),
+            ("top-5 error (%)", "paper"): row["top-5 err printed"],
+            ("top-5 error (%)", "here"): _reproduced_cell(row, "top-5 err reproduced", "runs"),
         })
-    view = pd.DataFrame(rows)
-    view.loc[view["type"].duplicated(), "type"] = ""  # the group name once, as the paper prints it
+    view = pd.DataFrame(rows, columns=pd.MultiIndex.from_tuples(rows[0].keys()))
+    view.loc[view[("", "type")].duplicated(), ("", "type")] = ""  # the group name once, as the paper prints it
     return view
 
 
