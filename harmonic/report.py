@@ -323,3 +323,38 @@ def sweep_finding(final: pd.DataFrame, model: str = "harmonic", seed_lr: float =
                      f"(lr {relu['best lr']})")
         lines.append(text + ".")
     return "\n".join(lines) + "\n"
+
+
+# --------------------------------------------------------------------------- status page
+def status_overview(executed: pd.DataFrame, build_runs: pd.DataFrame) -> pd.DataFrame:
+    """One row per part of a build: each book page, and each group of training runs (a result folder),
+    with the notebooks papermill executed, the training runs they recorded and the wall time.
+
+    ``executed``: :func:`executed_notebooks` of the pages and run copies with a ``kind`` column
+    (``"book page"`` / ``"run"``); ``build_runs``: :func:`provenance_summary` of the build's results.
+    """
+    if executed.empty:
+        return pd.DataFrame(columns=["part of the build", "kind", "notebooks executed", "training runs recorded",
+                                     "wall time (s)"])
+    parts = executed.assign(part=[Path(n).parts[0] if k == "run" and len(Path(n).parts) > 1 else Path(n).stem
+                                  for n, k in zip(executed["notebook"], executed["kind"])])
+    recorded = (build_runs.assign(part=build_runs["run"].map(lambda r: Path(r).parts[0]))
+                .groupby("part").size() if not build_runs.empty else pd.Series(dtype=int))
+    table = parts.groupby(["part", "kind"], sort=False).agg(
+        notebooks=("notebook", "count"), seconds=("seconds", "sum")).reset_index()
+    table["runs"] = [int(recorded.get(p, 0)) if k == "run" else None for p, k in zip(table["part"], table["kind"])]
+    table = table.sort_values(["kind", "part"], ascending=[False, True])
+    return table.rename(columns={"part": "part of the build", "notebooks": "notebooks executed",
+                                 "runs": "training runs recorded", "seconds": "wall time (s)"})[
+        ["part of the build", "kind", "notebooks executed", "training runs recorded", "wall time (s)"]
+    ].reset_index(drop=True)
+
+
+def details(summary: str, body: object) -> "IPython.display.HTML":
+    """``body`` (a table: DataFrame or Styler) collapsed under a ``<details>`` line reading ``summary``."""
+    from html import escape
+
+    from IPython.display import HTML
+
+    inner = body.to_html() if hasattr(body, "to_html") else str(body)
+    return HTML(f"<details class=\"companion-details\"><summary>{escape(summary)}</summary>\n{inner}\n</details>")
