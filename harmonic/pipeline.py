@@ -232,12 +232,19 @@ def papermill_error() -> type[Exception]:
 
 
 def build_book(book_dir: Path, warnings_as_errors: bool = True) -> None:
-    """``jupyter-book build`` (1.x) of ``book_dir`` into ``book_dir/_build/html``."""
+    """``jupyter-book build`` (1.x) of ``book_dir`` into ``book_dir/_build/html``.
+
+    Its output (a banner and a closing box even with ``--quiet``) is shown only when the build fails:
+    then all of it, warnings included, and ``CalledProcessError`` is raised.
+    """
     executable = Path(sys.executable).with_name("jupyter-book")
     command = [str(executable) if executable.exists() else "jupyter-book", "build", "--quiet", str(book_dir)]
     if warnings_as_errors:
         command += ["-W", "-n", "--keep-going"]
-    subprocess.run(command, check=True)
+    result = subprocess.run(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    if result.returncode != 0:
+        print(result.stdout, file=sys.stderr)
+        raise subprocess.CalledProcessError(result.returncode, command, output=result.stdout)
 
 
 def stage_book(destination: Path) -> Path:
