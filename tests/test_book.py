@@ -104,3 +104,25 @@ def test_book_math_is_served_locally(smoke_book):
     assert mathjax and all(not s.startswith(("http:", "https:", "//")) for s in mathjax), mathjax
     assert (smoke_book / "_static" / "mathjax" / "tex-svg.js").exists()
     assert not [s for s in scripts if s.startswith(("http:", "https:", "//"))], "a script loads from the network"
+
+
+def test_harmonic_mlp_chapters_state_what_their_sources_say(smoke_book):
+    """The MLP chapters and the status page (issue: statements true to their sources, tables and figures for reading)."""
+    pages = {name: (smoke_book / "notebooks" / f"{name}.html").read_text()
+             for name in ("mnist_harmonic_mlp", "mnist_sweep", "mlp_study", "status", "dct_filter_bank")}
+    mnist = pages["mnist_harmonic_mlp"]
+    assert "is a period" in mnist and "harmonic-mlp.py" in mnist  # f_i as a period; settings from the code
+    assert re.search(r"pasted-text\">508</span> of the\s+<span class=\"pasted-text\">512</span>", mnist)  # glued
+    assert "The claim holds here" in mnist and "not specific to the harmonic activation" in mnist
+    assert "band: ± 1 std over seeds" in mnist or "bands ± one standard deviation" in mnist
+    sweep = pages["mnist_sweep"]
+    assert "lr 0.000" not in sweep and "3e-4" in sweep and "the harmonic model is best at lr" in sweep
+    assert "5 epochs each" in sweep  # the committed sweep's budget, from its runs
+    study_page = pages["mlp_study"]
+    assert "act-sin30z (not SIREN)" in study_page and "combination (two changes)".capitalize() in study_page
+    assert "misses the target, which also asks for at least the best ReLU variant" in study_page
+    assert "no comparison with ReLU is drawn" in study_page  # the build's one-seed runs
+    assert "<details" in pages["status"] and "Every committed run" in pages["status"]
+    for name, page in pages.items():
+        assert not re.search(r"issue #\d", page), name
+        assert "NaN" not in re.sub(r"<(script|style)[\s\S]*?</\1>", "", page), name
