@@ -135,6 +135,13 @@ def kernel_config() -> Any:
     return config
 
 
+#: Arguments of every kernel papermill starts. jupyter_client interrupts a kernel before it shuts it
+#: down, and ipykernel logs that interrupt as "ERROR | KeyboardInterrupt caught in kernel" when it lands
+#: during a message; the kernel's own log is therefore limited to critical messages. Cells' errors and
+#: output are not affected (papermill records them and the pipeline reports a failing cell).
+KERNEL_ARGUMENTS = ["--IPKernelApp.log_level=CRITICAL"]
+
+
 def execute(job: Job, kernel: str = "python3") -> float:
     """Run one job with papermill (working directory: the repository root); return seconds.
 
@@ -155,6 +162,7 @@ def execute(job: Job, kernel: str = "python3") -> float:
         papermill.execute_notebook(
             str(job.notebook), str(job.output), parameters=job.parameters,
             kernel_name=kernel, cwd=str(REPO_ROOT), progress_bar=False, config=kernel_config(),
+            extra_arguments=KERNEL_ARGUMENTS,
         )
     finally:
         papermill_log.setLevel(level)
