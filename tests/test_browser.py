@@ -217,3 +217,26 @@ def test_every_page_reads_as_a_companion(built_book, offline_browser):
 ])
 def test_machine_path_pattern(html, hits):
     assert len(_machine_paths(html)) == hits
+
+
+BAD_PAGE = """<!DOCTYPE html><html><head><style>article { width: 600px; }</style></head><body><main>
+<article class="bd-article">
+<div class="cell tag_parameters"><div class="cell_input"><pre>x = 1</pre></div></div>
+<div class="cell"><div class="cell_input"><pre>%s</pre></div>
+  <div class="cell_output"><table><tr><td>NaN</td></tr></table></div></div>
+<table style="width: 1500px"><tr><td>too wide</td></tr></table>
+<div style="overflow-x: auto"><table style="width: 1500px"><tr><td>scrolls</td></tr></table></div>
+<p>Left as TeX: $\\alpha + \\beta$ and $$x$$.</p>
+</article></main></body></html>""" % "\n".join(f"line {i}" for i in range(12))
+
+
+def test_reader_view_flags_each_kind_of_problem(offline_browser, tmp_path):
+    """Each check of test_every_page_reads_as_a_companion fires on a page made to fail it."""
+    path = tmp_path / "bad.html"
+    path.write_text(BAD_PAGE)
+    page = offline_browser.new_page()
+    page.goto(path.as_uri(), wait_until="load")
+    view = page.evaluate(READER_VIEW)
+    assert view["nan"] and len(view["paramCells"]) == 1 and view["codeLines"] == 13
+    assert len(view["wideTables"]) == 1 and "too wide" in view["wideTables"][0]
+    assert len(view["rawTex"]) == 1
