@@ -9,7 +9,8 @@ paper are 1, 0.8, 0.6 here).
 Verdicts (:func:`claims_table`) follow one rule. For two rows of independent runs, a claim that
 ``a`` has lower error than ``b`` *holds* when every seed of ``a`` is below every seed of ``b``
 (the seed-to-seed ranges do not overlap), *does not hold* when every seed of ``a`` is above every
-seed of ``b``, and is *not distinguishable* otherwise; "comparable" holds when the ranges overlap.
+seed of ``b``, and is *not distinguishable* otherwise; "comparable" holds when the ranges overlap. With fewer than two
+seeds on a side there is no range: *too few seeds to judge*.
 For the conversion claims, which compare networks made from the same trained model, the per-seed
 differences are used: the claim holds when every seed's difference has the claimed sign.
 """
@@ -28,6 +29,7 @@ from .tables import TABLE1_FILE, _harmonic, _yes, parse_level
 
 __all__ = [
     "CLAIMS_FILE",
+    "TOO_FEW_SEEDS",
     "HOLDS",
     "NOT_DISTINGUISHABLE",
     "DOES_NOT_HOLD",
@@ -45,6 +47,7 @@ __all__ = [
 
 CLAIMS_FILE = "claims_harmonic_networks.csv"
 HOLDS, NOT_DISTINGUISHABLE, DOES_NOT_HOLD = "holds", "not distinguishable", "does not hold"
+TOO_FEW_SEEDS = "too few seeds to judge"
 NOT_JUDGED = "shown, not judged"
 
 
@@ -139,13 +142,15 @@ def verdict(a: Iterable[float], relation: str, b: Iterable[float], paired: bool 
     """The module's rule: ``relation`` ``"<"``, ``">"``, ``"≈"`` or ``"="`` between errors ``a`` and ``b``.
 
     Unpaired: compares the seed ranges; paired (same source model per seed): the signs of ``a - b``.
-    Fewer than 2 values on a side cannot show a spread: ``not distinguishable`` at best.
+    Fewer than 2 values on a side show no spread: ``too few seeds to judge``.
     """
     a, b = list(a), list(b)
     if not a or not b:
         return "not run yet"
     if relation == "=":
         return HOLDS if all(x == y for x, y in zip(a, b, strict=True)) else DOES_NOT_HOLD
+    if min(len(a), len(b)) < 2:
+        return TOO_FEW_SEEDS
     if paired:
         diffs = [x - y for x, y in zip(a, b, strict=True)]
         below, above = all(d < 0 for d in diffs), all(d > 0 for d in diffs)
@@ -153,8 +158,6 @@ def verdict(a: Iterable[float], relation: str, b: Iterable[float], paired: bool 
         below, above = max(a) < min(b), min(a) > max(b)
     if relation == "≈":
         return HOLDS if not (below or above) else DOES_NOT_HOLD
-    if min(len(a), len(b)) < 2:
-        return NOT_DISTINGUISHABLE
     wanted, opposite = (below, above) if relation == "<" else (above, below)
     return HOLDS if wanted else DOES_NOT_HOLD if opposite else NOT_DISTINGUISHABLE
 
@@ -243,8 +246,7 @@ def _low_frequency_verdict(study: Study, row: str) -> tuple[str, str]:
     found = (f"share of the weight on the 3 lowest of 9 frequencies: first residual group "
              f"{min(first):.2f}–{max(first):.2f}, last {min(last):.2f}–{max(last):.2f} over {len(shares)} seed(s) "
              f"(equal weights: 0.33)")
-    result = verdict(last, ">", first, paired=True) if len(shares) > 1 else NOT_DISTINGUISHABLE
-    return result, found
+    return verdict(last, ">", first, paired=True), found
 
 
 def describe_errors(values: list[float]) -> str:

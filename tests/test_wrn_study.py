@@ -17,7 +17,8 @@ from harmonic.wrn_experiment import run_wrn
     ([7.6, 7.7, 7.8], ">", [7.3, 7.5, 7.4], wrn_study.HOLDS),
     ([7.0, 7.4, 7.2], "≈", [7.3, 7.5, 7.4], wrn_study.HOLDS),
     ([7.0, 7.1, 7.2], "≈", [7.3, 7.5, 7.4], wrn_study.DOES_NOT_HOLD),
-    ([7.0], "<", [8.0], wrn_study.NOT_DISTINGUISHABLE),  # one seed shows no spread
+    ([7.0], "<", [8.0], wrn_study.TOO_FEW_SEEDS),  # one seed shows no spread
+    ([7.0], "≈", [8.0], wrn_study.TOO_FEW_SEEDS),
     ([], "<", [8.0], "not run yet"),
 ])
 def test_verdict_rule_on_seed_ranges(a, relation, b, expected):
@@ -76,6 +77,9 @@ def test_claims_table_and_figure3_from_recorded_runs(tiny_study):
     claims = wrn_study.claims_table(tiny_study).set_index("claim")
     assert claims.loc["harm-beats-baseline", "verdict"] in (wrn_study.HOLDS, wrn_study.NOT_DISTINGUISHABLE,
                                                              wrn_study.DOES_NOT_HOLD)
+    single = wrn_study.Study(tiny_study.final[tiny_study.final["seed"] == 0], tiny_study.conversions, "")
+    assert wrn_study.claims_table(single).set_index("claim").loc["harm-beats-baseline", "verdict"] == \
+        wrn_study.TOO_FEW_SEEDS
     assert claims.loc["harm1-bn", "verdict"] == "not run yet"  # harm1-nodrop has no run
     assert claims.loc["conversion-exact", "verdict"] == wrn_study.HOLDS
     assert "200 of 200 test images" in claims.loc["conversion-exact", "this study"]
