@@ -358,3 +358,18 @@ def details(summary: str, body: object) -> "IPython.display.HTML":
 
     inner = body.to_html() if hasattr(body, "to_html") else str(body)
     return HTML(f"<details class=\"companion-details\"><summary>{escape(summary)}</summary>\n{inner}\n</details>")
+
+
+def glue(name: str, value: object, display: bool = False) -> None:
+    """Store ``value`` under ``name`` for the book's text (``{glue:text}`name``` and ``{glue:md}``):
+    myst-nb's ``glue`` where myst-nb is installed (the book build); elsewhere (e.g. Colab, where only
+    the package is installed) the value is shown when ``display`` is true and otherwise skipped."""
+    try:
+        from myst_nb import glue as myst_glue
+    except ImportError:
+        if display:
+            from IPython.display import display as show
+
+            show(value)
+        return
+    myst_glue(name, value, display=display)
