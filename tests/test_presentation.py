@@ -92,3 +92,12 @@ def test_summary_view_gives_no_verdict_from_one_seed():
     assert view.set_index("variant").loc["seed-faithful", "verdict"] == "one seed: no verdict"
     text = study.findings_text(study.summary(table))
     assert "at or above" not in text and "no comparison with ReLU is drawn" in text
+
+
+def test_glue_without_myst_nb_is_a_no_op(monkeypatch, capsys):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "myst_nb", None)  # as on Colab: the package only
+    report.glue("key", "value")
+    report.glue("shown", "visible text", display=True)
+    assert "visible text" in capsys.readouterr().out
