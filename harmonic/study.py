@@ -792,10 +792,10 @@ def same_settings_text(pairs: pd.DataFrame) -> str:
 def split_constant(view: pd.DataFrame, columns: Sequence[str] = ("dataset", "seeds", "epochs", "training images")
                    ) -> tuple[pd.DataFrame, str]:
     """``view`` without those of ``columns`` that hold one value throughout, and those values in words
-    (e.g. ``"5 seeds, 20 epochs, training images: all"``) for the table's caption."""
+    (e.g. ``"seeds: 5, epochs: 20, training images: all"``) for the table's caption."""
     constant = [c for c in columns if c in view and view[c].nunique(dropna=False) == 1 and len(view)]
     words = []
     for column in constant:
         value = view[column].iloc[0]
-        words.append(f"{value} {column}" if column in ("seeds", "epochs") else f"{column}: {value}")
+        words.append(f"{column}: {value}")
     return view.drop(columns=constant), ", ".join(words)
