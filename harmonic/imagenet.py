@@ -71,7 +71,9 @@ from torch.utils.data.distributed import DistributedSampler
 from . import results
 from .imagefolder import image_folder
 from .paths import BUILD
-from .train import epoch_seed, make_optimizer, make_scheduler, save_checkpoint, seed_everything
+from .experiment import check_level
+from .train import (RESUME_IGNORED, check_int, check_number, check_resume, epoch_seed, load_checkpoint,
+                    make_optimizer, make_scheduler, plain, save_checkpoint, seed_everything)
 from .utils import count_parameters
 
 __all__ = ["ARCHS", "DistEnv", "build_parser", "main", "parse_level", "run_name_for", "topk_correct"]
@@ -80,6 +82,11 @@ __all__ = ["ARCHS", "DistEnv", "build_parser", "main", "parse_level", "run_name_
 ARCHS = ("resnet50", "resnet101")
 HARMONIC_CHOICES = ("none", "stem", "all")
 CHECKPOINT_FILE = "checkpoint.pt"
+#: Options that say where and how verbosely a run happens, not what it computes: a resumed run may change them.
+OPERATIONAL_OPTIONS = ("data", "results_dir", "run_name", "no_resume", "print_freq", "workers", "evaluate",
+                       "checkpoint")
+#: Options that define the network: a resumed run is checked against the checkpoint's model spec instead.
+MODEL_OPTIONS = ("arch", "harmonic", "level", "maxpool", "model_kwargs")
 
 
 def parse_level(values: Sequence[str] | None) -> int | tuple[int | None, ...] | None:
@@ -337,20 +344,24 @@ def _build_model(spec: dict[str, Any]) -> nn.Module:
 
 
 def _check_args(args: argparse.Namespace) -> None:
+    """Types and ranges of the options, before anything is read, built or written."""
+    from .models.resnet import RESNET_STAGES
+
     for name in ("epochs", "batch_size", "lr_step", "image_size", "val_resize"):
-        value = getattr(args, name)
-        if value <= 0:
-            raise ValueError(f"{name} must be a positive integer, got {value}")
+        check_int(name, getattr(args, name))
     for name in ("max_steps_per_epoch", "max_val_steps"):
-        value = getattr(args, name)
-        if value is not None and value <= 0:
-            raise ValueError(f"{name} must be a positive integer or left out, got {value}")
-    if args.print_freq < 0:
-        raise ValueError(f"print_freq must be >= 0 (0: no step log), got {args.print_freq}")
-    if args.workers < 0:
-        raise ValueError(f"workers must be >= 0, got {args.workers}")
-    if args.lr <= 0:
-        raise ValueError(f"lr must be a positive number, got {args.lr}")
+        check_int(name, getattr(args, name), optional=True)
+    check_int("print_freq", args.print_freq, minimum=0)
+    check_int("workers", args.workers, minimum=0)
+    check_number("lr", args.lr)
+    check_number("gamma", args.gamma)
+    check_number("momentum", args.momentum, strict=False)
+    check_number("weight_decay", args.weight_decay, strict=False)
+    check_level(args.level, RESNET_STAGES)
+    if args.level is not None and args.harmonic != "all":
+        raise ValueError(f"level applies only with --harmonic all, got --level with --harmonic {args.harmonic}")
+    if args.run_name is not None:
+        results.check_run_name(args.run_name)
     if args.evaluate != (args.checkpoint is not None):
         raise ValueError("evaluate and checkpoint go together: --evaluate --checkpoint FILE")
     if args.convert_from is not None:
@@ -363,6 +374,14 @@ def _check_args(args: argparse.Namespace) -> None:
         value = getattr(args, name)
         if value is not None and not Path(value).is_file():
             raise ValueError(f"{name}: no file at {value}")
+
+
+def run_config(args: argparse.Namespace) -> dict[str, Any]:
+    """How a run trains: every option but :data:`OPERATIONAL_OPTIONS` and the network's
+    (:data:`MODEL_OPTIONS`, checked as the model spec). Stored in the checkpoint; a resumed run
+    must have the same, except a larger ``--epochs``."""
+    skip = OPERATIONAL_OPTIONS + MODEL_OPTIONS + RESUME_IGNORED
+    return plain({k: v for k, v in vars(args).items() if k not in skip})
 
 
 def main(argv: Sequence[str] | None = None) -> list[dict[str, Any]]:
@@ -400,13 +419,15 @@ def _train(args: argparse.Namespace, env: DistEnv) -> list[dict[str, Any]]:
     scheduler = make_scheduler(optimizer, "step", step_size=args.lr_step, gamma=args.gamma)
 
     history: list[dict[str, Any]] = []
+    config = run_config(args)
     if checkpoint_path.exists() and not args.no_resume:
-        state = torch.load(checkpoint_path, map_location=env.device, weights_only=False)
-        if state["model_spec"] != spec:
+        state = load_checkpoint(checkpoint_path, map_location=env.device)
+        if plain(state["model_spec"]) != plain(spec):
             raise ValueError(
                 f"checkpoint {checkpoint_path} is for model {state['model_spec']}, not {spec}: "
                 "use another --run-name or --no-resume"
             )
+        check_resume(checkpoint_path, state, config, sum(1 for row in state["history"] if row["epoch"] >= 1))
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
@@ -459,7 +480,7 @@ def _train(args: argparse.Namespace, env: DistEnv) -> list[dict[str, Any]]:
             save_checkpoint(checkpoint_path, {
                 "model": model.state_dict(), "optimizer": optimizer.state_dict(),
                 "scheduler": scheduler.state_dict(), "history": history,
-                "model_spec": spec, "seed": args.seed,
+                "model_spec": spec, "seed": args.seed, "config": config,
             })
             record = results.provenance(params, seed=args.seed, device=env.device.type, started=started,
                                         duration_s=time.perf_counter() - clock)

@@ -25,6 +25,7 @@ from harmonic.train import fit, make_optimizer, make_scheduler, save_checkpoint,
 from harmonic.wrn_experiment import WRNConfig
 
 from test_data import make_fake_mnist, write_idx
+from test_imagenet import _args, tree  # noqa: F401  (tree: the generated ImageFolder fixture)
 
 
 class _RunsCode:
@@ -259,3 +260,53 @@ def test_stale_temporary_files_are_removed(tmp_path):
 def test_recorded_results_still_load():
     runs = results.load_runs(RECORDED_RESULTS)
     assert not runs.empty and runs["epoch"].notna().all()
+
+
+# --------------------------------------------------------------------------- ImageNet script
+@pytest.fixture
+def imagenet_run(tree, tmp_path) -> tuple[Path, list[str]]:
+    """One epoch of the plain ResNet-50 on the tiny tree: its results folder and arguments."""
+    from harmonic.imagenet import main
+
+    args = _args(tree, tmp_path, 1, "--run-name", "run")
+    main(args)
+    return tmp_path / "run", args
+
+
+def test_imagenet_resume_with_other_parameters_is_an_error(imagenet_run, tree):
+    from harmonic.imagenet import main
+
+    folder, args = imagenet_run
+    with pytest.raises(ValueError, match=r"lr: 0\.01 in the checkpoint, 0\.05 now.*seed: 0 in the checkpoint, 3 now"
+                                         r".*--no-resume"):
+        main(args + ["--lr", "0.05", "--seed", "3"])
+    assert len(main(_args(tree, folder.parent, 2, "--run-name", "run"))) == 2  # a larger --epochs continues
+    with pytest.raises(ValueError, match=r"2 epochs trained, more than the epochs=1 asked for"):
+        main(args)
+
+
+def test_imagenet_crafted_checkpoint_does_not_run_code(imagenet_run):
+    from harmonic.imagenet import main
+
+    folder, args = imagenet_run
+    marker = folder / "code-ran"
+    buffer = io.BytesIO()
+    torch.save({"model": _RunsCode(marker), "history": [], "model_spec": None}, buffer)
+    (folder / "checkpoint.pt").write_bytes(buffer.getvalue())
+    with pytest.raises(ValueError, match=r"checkpoint\.pt holds objects other than tensors"):
+        main(args)
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("extra, match", [
+    (["--gamma", "-1"], "gamma must be a positive number"),
+    (["--harmonic", "all", "--level", "10"], r"level must be None, an integer from 1 to 5"),
+    (["--harmonic", "all", "--level", "none", "none", "3", "7"], r"level must be .*one per stage"),
+    (["--run-name", "../x"], "run_name must be a plain folder name"),
+])
+def test_imagenet_bad_options_are_named(tree, tmp_path, extra, match):
+    from harmonic.imagenet import main
+
+    with pytest.raises(ValueError, match=match):
+        main(_args(tree, tmp_path / "results", 1, *extra))
+    assert not (tmp_path / "x").exists()
