@@ -82,7 +82,7 @@ def _images(page: str) -> int:
 def test_harmonic_network_chapters(smoke_book):
     pages = {name: (smoke_book / "notebooks" / f"{name}.html").read_text()
              for name in ("dct_filter_bank", "cifar_wrn", "table1", "imagenet_resnet50")}
-    assert _images(pages["dct_filter_bank"]) == 2  # Figure 2: the 3x3 and the 7x7 bank
+    assert _images(pages["dct_filter_bank"]) == 3  # Figure 2: the 3x3 and the 7x7 bank; Figure 1
     assert "filters kept" in pages["dct_filter_bank"]
     assert _images(pages["cifar_wrn"]) == 2  # training curves + Figure 3
     # Table 1: every reported row with our parameter count, and Figure 4
