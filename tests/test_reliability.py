@@ -3,7 +3,6 @@ before anything runs, errors that name the file, and result files written as one
 
 from __future__ import annotations
 
-import gzip
 import io
 import json
 import os
