@@ -218,7 +218,7 @@ def load_checkpoint(path: str | os.PathLike, map_location: Any = None) -> dict[s
                 f"checkpoint {path} holds objects other than tensors and plain data, which are not loaded "
                 f"(they could run code): {way_out}") from None
         raise CheckpointError(f"checkpoint {path} is damaged (UnpicklingError: {error}): {way_out}") from None
-    except Exception as error:  # torch.load fails in many ways on a damaged file (EOFError, RuntimeError, KeyError, ...)
+    except Exception as error:  # a damaged file fails in many ways: EOFError, RuntimeError, KeyError, ...
         first_line = next(iter(str(error).splitlines()), "")
         raise CheckpointError(f"checkpoint {path} cannot be read ({type(error).__name__}: {first_line}); "
                               f"it is truncated or damaged: {way_out}") from None
