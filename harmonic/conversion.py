@@ -16,7 +16,6 @@ accuracy of the progressive-λ conversion before fine-tuning, and after a few ep
 from __future__ import annotations
 
 import copy
-import json
 import os
 from pathlib import Path
 from typing import Any, Mapping, Optional
@@ -118,10 +117,9 @@ def _source_model(folder: Path) -> tuple[nn.Module, dict[str, Any]]:
     for path in (provenance_path, weights_path):
         if not path.is_file():
             raise ValueError(f"source_run: {path} is missing (record the plain run with save_model=True first)")
-    try:
-        params = json.loads(provenance_path.read_text())["params"]
-    except (json.JSONDecodeError, KeyError, TypeError) as error:
-        raise ValueError(f"source_run: {provenance_path} is not a provenance record ({error})") from error
+    params = results.read_provenance(provenance_path).get("params")
+    if not isinstance(params, dict):
+        raise ValueError(f"source_run: {provenance_path} records no parameters")
     if params.get("harmonic") is not None:
         raise ValueError(f"source_run: {folder.name} is a harmonic network (harmonic={params['harmonic']!r}); "
                          "conversion starts from a plain one")
