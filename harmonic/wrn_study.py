@@ -279,7 +279,8 @@ def claims_table(study: Study) -> pd.DataFrame:
                 same = conversions["identical predictions"].tolist()
                 totals = conversions["test images"].tolist()
                 result = verdict(same, "=", totals) if same else "not run yet"
-                found = (f"identical predictions on {min(same):,}–{max(same):,} of {totals[0]:,} test images per seed"
+                span = f"{min(same):,}" if min(same) == max(same) else f"{min(same):,}–{max(same):,}"
+                found = (f"identical predictions on {span} of {totals[0]:,} test images in each of {len(same)} seed(s)"
                          if same else "not run yet")
             else:
                 result = verdict(values_a, relation, values_b, paired=True)

@@ -82,7 +82,7 @@ def test_claims_table_and_figure3_from_recorded_runs(tiny_study):
         wrn_study.TOO_FEW_SEEDS
     assert claims.loc["harm1-bn", "verdict"] == "not run yet"  # harm1-nodrop has no run
     assert claims.loc["conversion-exact", "verdict"] == wrn_study.HOLDS
-    assert "200 of 200 test images" in claims.loc["conversion-exact", "this study"]
+    assert "identical predictions on 200 of 200 test images" in claims.loc["conversion-exact", "this study"]
     profile = wrn_study.frequency_profile(tiny_study, "harm")
     assert len(profile) == 7  # the stem and two 3x3 blocks per residual group of WRN-10-1
     frequencies = [c for c in profile.columns if c.startswith("(")]
