@@ -279,7 +279,7 @@ def claims_table(study: Study) -> pd.DataFrame:
                 same = conversions["identical predictions"].tolist()
                 totals = conversions["test images"].tolist()
                 result = verdict(same, "=", totals) if same else "not run yet"
-                span = f"{min(same):,}" if min(same) == max(same) else f"{min(same):,}–{max(same):,}"
+                span = "" if not same else f"{min(same):,}" if min(same) == max(same) else f"{min(same):,}–{max(same):,}"
                 found = (f"identical predictions on {span} of {totals[0]:,} test images in each of {len(same)} seed(s)"
                          if same else "not run yet")
             else:
