@@ -72,6 +72,11 @@ def load_study(results_dir: str | os.PathLike) -> Study:
     return Study(final.reset_index(drop=True), runs[is_conversion].reset_index(drop=True), str(results_dir))
 
 
+def _widest(study: Study) -> float:
+    """The widen factor of the study's widest network (the paper's width 10 maps onto it)."""
+    return float(study.final["param_widen_factor"].astype(float).max()) if not study.final.empty else 1.0
+
+
 def _row_config(row: pd.Series, widest: float) -> dict[str, Any]:
     harmonic = _harmonic(row["harmonic"])
     return {"harmonic": harmonic, "level": parse_level(row["level"]),
@@ -97,7 +102,7 @@ def small_table1(study: Study) -> pd.DataFrame:
     (median, min and max over seeds), seeds, parameters and epochs. Rows without runs have 0 seeds."""
     paper = reported(TABLE1_FILE)
     paper = paper[paper["kind"] == "wrn"]
-    widest = float(study.final["param_widen_factor"].astype(float).max()) if not study.final.empty else 1.0
+    widest = _widest(study)
     rows = []
     for _, row in paper.iterrows():
         runs = _runs_of(study.final, _row_config(row, widest))
@@ -165,7 +170,7 @@ def verdict(a: Iterable[float], relation: str, b: Iterable[float], paired: bool 
 def _row_runs(study: Study, row: str) -> pd.DataFrame:
     """The study's runs of the Table 1 row ``row`` (a key of the paper file's ``row`` column)."""
     paper = reported(TABLE1_FILE).set_index("row")
-    widest = float(study.final["param_widen_factor"].astype(float).max()) if not study.final.empty else 1.0
+    widest = _widest(study)
     return _runs_of(study.final, _row_config(paper.loc[row], widest))
 
 
@@ -272,7 +277,7 @@ def claims_table(study: Study) -> pd.DataFrame:
         if relation == "low-frequency":
             result, found = _low_frequency_verdict(study, a)
             reported_text = "Figure 3 (CIFAR-10): weights concentrate on low frequencies in deeper layers"
-        elif claim["section"] == 5.2 or str(claim["section"]) == "5.2":
+        elif str(claim["section"]) == "5.2":
             values_a = conversions[a].tolist() if a in conversions else []
             values_b = conversions[b].tolist() if b in conversions else []
             if relation == "=":
