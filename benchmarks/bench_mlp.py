@@ -20,7 +20,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from harmonic.activations import ACTIVATIONS
+from harmonic.mlp.activations import ACTIVATIONS
 from harmonic.mlp import FrequencyAwareOptimizer, HarmonicMLP, ReLUMLP
 
 EPOCH_SAMPLES = 60000

@@ -24,10 +24,10 @@ import pandas as pd
 import torch
 from torch import nn
 
-from . import results
-from .experiment import RunResult, recorded_run
-from .harmonize import harmonize
-from .utils import count_parameters
+from harmonic import results
+from harmonic.experiments.mlp import RunResult, recorded_run
+from harmonic.harmonize import harmonize
+from harmonic.utils import count_parameters
 
 #: ResNet-50 conversions of the paper (Section 5.2): name → ``level`` of :func:`harmonize`.
 RESNET50_CONVERSIONS: dict[str, Any] = {
@@ -94,7 +94,7 @@ def probe_images(source: str = "fashion-mnist", n: int = 8, size: int = 224,
         return torch.randn(n, 3, size, size, generator=torch.Generator().manual_seed(seed))
     if source != "fashion-mnist":
         raise ValueError(f"source must be 'fashion-mnist' or 'noise', got {source!r}")
-    from .data import load_fashion_mnist
+    from harmonic.datasets.mnist import load_fashion_mnist
 
     x = load_fashion_mnist(train=False, root=root, subset=n).tensors[0]
     x = torch.nn.functional.interpolate(x, size=(size, size), mode="bilinear", align_corners=False)
@@ -109,9 +109,9 @@ def _logits(model: nn.Module, x: torch.Tensor, batch_size: int = 1000) -> torch.
 
 def _source_model(folder: Path) -> tuple[nn.Module, dict[str, Any]]:
     """The trained plain WRN of a recorded run folder (its ``provenance.json`` and ``model.pt``)."""
-    from .cifar import image_dataset_info
-    from .models import wrn
-    from .wrn_experiment import MODEL_FILE
+    from harmonic.datasets.cifar import image_dataset_info
+    from harmonic.models import wrn
+    from harmonic.experiments.wrn import MODEL_FILE
 
     provenance_path, weights_path = folder / results.PROVENANCE_FILE, folder / MODEL_FILE
     for path in (provenance_path, weights_path):
@@ -159,8 +159,8 @@ def run_conversion(
     logits, ``identical_predictions`` (test images with the same predicted class) and
     ``max_abs_logit_diff``. ``subset`` / ``test_subset``: fixed subsets (tests; the study uses all images).
     """
-    from .cifar import cifar_augment, load_image_dataset
-    from .train import evaluate, fit, make_optimizer, seed_everything, select_device
+    from harmonic.datasets.cifar import cifar_augment, load_image_dataset
+    from harmonic.experiments.train import evaluate, fit, make_optimizer, seed_everything, select_device
 
     source_folder = Path(results_dir) / source_run
     plain, source_params = _source_model(source_folder)

@@ -77,7 +77,7 @@ def dct_filter_bank(
     """
     from matplotlib.patches import Patch
 
-    from .dct import dct_filters, dct_frequencies
+    from harmonic.dct import dct_filters, dct_frequencies
 
     bank = dct_filters(kernel_size, norm="ortho")
     pairs = dct_frequencies(kernel_size)
@@ -113,7 +113,7 @@ def frequency_weight_heatmap(
 ) -> plt.Figure:
     """Figure 3: mean |weight| per DCT frequency (columns) per harmonic layer (rows, input to output).
 
-    ``table`` is :func:`harmonic.wrn_experiment.frequency_weights`. With ``normalise`` each row is
+    ``table`` is :func:`harmonic.experiments.wrn.frequency_weights`. With ``normalise`` each row is
     divided by its sum, so layers of different widths compare. Lines separate residual blocks
     (layers whose module names differ before their last component).
     """
@@ -143,7 +143,7 @@ def error_vs_parameters(
 ) -> plt.Figure:
     """Figure 4 as the paper draws it: test error against parameters, one line per family.
 
-    ``points`` (:func:`harmonic.tables.figure4_points`, :func:`harmonic.wrn_study.figure4_points`)
+    ``points`` (:func:`harmonic.analysis.tables.figure4_points`, :func:`harmonic.analysis.wrn_study.figure4_points`)
     columns: ``dataset``, ``family`` (``"Harm-WRN"``: harmonic WRNs by compression; ``"WRN"``:
     baselines by width), ``model``, ``params_M``, ``error``, ``source``, and optionally
     ``error_low`` / ``error_high`` (the seeds' range, drawn as error bars). Points of the sources in
@@ -190,7 +190,7 @@ def harmonic_block_diagram(image: "torch.Tensor", path: str | os.PathLike | None
     import torch
     import torch.nn.functional as F
 
-    from .dct import dct_filters, dct_frequencies
+    from harmonic.dct import dct_filters, dct_frequencies
 
     bank = dct_filters(3, level, norm="l1").to(image.dtype)
     maps = F.conv2d(image[None, None], bank[:, None], padding=1)[0]
@@ -281,7 +281,7 @@ def lr_sweep(
     """Final test accuracy against the learning rate (log axis, ticks at the swept values written
     as 1e-4, 3e-4, ...): one panel per configuration (stacked, so each is read at the text's width),
     harmonic and ReLU lines in each."""
-    from .report import format_lr
+    from harmonic.analysis.report import format_lr
 
     sns.set_theme(style="whitegrid", context="notebook")
     configurations = list(dict.fromkeys(final["configuration"]))

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 
 from torch import nn
 
-from .dct import n_filters
-from .layers import HarmonicConv2d
+from harmonic.dct import n_filters
+from harmonic.layers import HarmonicConv2d
 
 __all__ = [
     "HARMONIC_VARIANTS",

@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.autograd.function import once_differentiable
 
-from .dct import NORMS, dct_coefficients, dct_filters, n_filters
+from harmonic.dct import NORMS, dct_coefficients, dct_filters, n_filters
 
 __all__ = ["COMPUTE_FORMS", "PATCH_FORM_RATIO", "HarmonicConv2d"]
 

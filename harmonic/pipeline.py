@@ -50,7 +50,7 @@ from typing import Any, Callable, Sequence
 
 import yaml
 
-from .paths import BUILD, REPO_ROOT
+from harmonic.paths import BUILD, REPO_ROOT
 
 NOTEBOOKS = REPO_ROOT / "notebooks"
 PARAMS = NOTEBOOKS / "params"
@@ -184,8 +184,8 @@ def notebook_parameters(notebook: str | os.PathLike) -> dict[str, Any]:
 #: Notebooks that train, by name: the configuration class their parameters build and, for list
 #: parameters that make one run per item, the field each item sets (see :func:`check_job`).
 RUN_CONFIGS: dict[str, tuple[str, dict[str, str]]] = {
-    "mnist_harmonic_mlp": ("harmonic.experiment:MLPConfig", {"models": "model", "seeds": "seed"}),
-    "cifar_wrn": ("harmonic.wrn_experiment:WRNConfig", {}),
+    "mnist_harmonic_mlp": ("harmonic.experiments.mlp:MLPConfig", {"models": "model", "seeds": "seed"}),
+    "cifar_wrn": ("harmonic.experiments.wrn:WRNConfig", {}),
 }
 
 

@@ -27,7 +27,7 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from .dct import dct_filters, n_filters
+from harmonic.dct import dct_filters, n_filters
 
 __all__ = ["OFFICIAL_CHECKPOINTS", "from_official", "is_official", "load_weights", "official_levels"]
 
@@ -141,7 +141,7 @@ def load_weights(weights: str | os.PathLike | Mapping[str, Tensor]) -> dict[str,
     """A state_dict from a file (``torch.load(weights_only=True)``) or a mapping, in our layout.
 
     Files in the authors' layout are converted with :func:`from_official`; a training checkpoint
-    of :mod:`harmonic.imagenet` (a dict with a ``"model"`` entry) gives its model weights.
+    of :mod:`harmonic.experiments.imagenet` (a dict with a ``"model"`` entry) gives its model weights.
     """
     if isinstance(weights, Mapping):
         state = dict(weights)

@@ -49,7 +49,7 @@ def mnist_root() -> Path:
 @pytest.fixture(scope="session")
 def mnist_small(mnist_root: Path) -> tuple[TensorDataset, TensorDataset]:
     """1,000 training and 500 test images of the real MNIST."""
-    from harmonic.data import load_mnist
+    from harmonic.datasets.mnist import load_mnist
 
     return (load_mnist(train=True, root=mnist_root, subset=1000, download=False),
             load_mnist(train=False, root=mnist_root, subset=500, download=False))

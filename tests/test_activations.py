@@ -3,7 +3,7 @@ import math
 import pytest
 import torch
 
-from harmonic.activations import (
+from harmonic.mlp.activations import (
     ACTIVATIONS,
     angular_frequency,
     harmonic_activation,
@@ -83,5 +83,21 @@ def test_custom_backward_passes_gradcheck_including_double_backward(fn):
     assert torch.autograd.gradcheck(fn, (z, omega.detach()))
 
 
-def test_names():
-    assert ACTIVATIONS == ("harmonic", "sine", "siren", "snake")
+@pytest.mark.parametrize("name", ACTIVATIONS)
+def test_each_name_selects_its_own_formula_in_the_layer(name):
+    """A HarmonicLayer built with ``activation=name`` applies that formula and no other."""
+    from harmonic.mlp import HarmonicLayer
+
+    layer = HarmonicLayer(3, 4, base_freq=1.0, max_freq=4.0, activation=name)
+    z = torch.linspace(-2.0, 2.0, 8).reshape(2, 4)
+    omega = 2 * math.pi / layer.frequencies
+    formulas = {
+        "harmonic": lambda: torch.sin(omega * z) + 0.1 * z,
+        "sine": lambda: torch.sin(omega * z),
+        "siren": lambda: torch.sin(layer.omega0 * z),
+        "snake": lambda: z + torch.sin(omega * z) ** 2 / omega,
+    }
+    assert set(formulas) == set(ACTIVATIONS)
+    got = layer.activate(z)
+    for other, formula in formulas.items():
+        assert torch.allclose(got, formula(), atol=1e-6) == (other == name), other

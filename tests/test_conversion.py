@@ -7,7 +7,7 @@ import torch
 from harmonic.conversion import RESNET50_CONVERSIONS, conversion_report, convert, run_conversion
 from harmonic.models import resnet50, wrn
 from harmonic.utils import count_parameters
-from harmonic.wrn_experiment import run_wrn
+from harmonic.experiments.wrn import run_wrn
 
 
 @pytest.mark.parametrize("norm", ["l1", "ortho"])

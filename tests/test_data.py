@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from harmonic import data
-from harmonic.data import DataUnavailableError, load_idx_dataset, load_mnist, read_idx
+from harmonic.datasets import mnist as data
+from harmonic.datasets.mnist import DataUnavailableError, load_idx_dataset, load_mnist, read_idx
 
 MNIST_TRAIN_LABEL_COUNTS = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
 

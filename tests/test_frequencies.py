@@ -3,7 +3,7 @@ import math
 import pytest
 import torch
 
-from harmonic.frequencies import FREQ_SCHEMES, neuron_frequencies
+from harmonic.mlp.frequencies import FREQ_SCHEMES, neuron_frequencies
 
 
 def test_seed_first_layer_512_neurons_capped_at_5():

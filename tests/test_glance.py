@@ -1,6 +1,6 @@
 """The landing page's claims table: computed from result files, never typed."""
 
-from harmonic import glance
+from harmonic.analysis import glance
 from harmonic.paths import RECORDED_RESULTS
 
 

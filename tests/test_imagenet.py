@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from harmonic.imagenet import main, parse_level, run_name_for, topk_correct
+from harmonic.experiments.imagenet import main, parse_level, run_name_for, topk_correct
 
 METRIC_COLUMNS = ["epoch", "train_loss", "train_top1_err", "train_top5_err", "val_loss", "val_top1_err",
                   "val_top5_err", "lr", "seconds"]
@@ -50,7 +50,7 @@ def _torchrun(args: list[str]) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k not in ("RANK", "LOCAL_RANK", "WORLD_SIZE", "MASTER_ADDR",
                                                             "MASTER_PORT")}
     command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--standalone",
-               "-m", "harmonic.imagenet", *args]
+               "-m", "harmonic.experiments.imagenet", *args]
     return subprocess.run(command, capture_output=True, text=True, timeout=300, env=env)
 
 

@@ -6,7 +6,8 @@ import nbformat
 import pandas as pd
 import pytest
 
-from harmonic import pipeline, report, study
+from harmonic import pipeline
+from harmonic.analysis import report, study
 
 
 def _notebook(tmp_path, folder: str):

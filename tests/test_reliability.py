@@ -16,12 +16,13 @@ import pandas as pd
 import pytest
 import torch
 
-from harmonic import report, results
-from harmonic.experiment import MLPConfig, config_from, recorded_run, run_mlp
+from harmonic import results
+from harmonic.analysis import report
+from harmonic.experiments.mlp import MLPConfig, config_from, recorded_run, run_mlp
 from harmonic.mlp import ReLUMLP
 from harmonic.paths import RECORDED_RESULTS
-from harmonic.train import fit, make_optimizer, make_scheduler, save_checkpoint, seed_everything
-from harmonic.wrn_experiment import WRNConfig
+from harmonic.experiments.train import fit, make_optimizer, make_scheduler, save_checkpoint, seed_everything
+from harmonic.experiments.wrn import WRNConfig
 
 from test_data import make_fake_mnist, write_idx
 from test_imagenet import _args, tree  # noqa: F401  (tree: the generated ImageFolder fixture)
@@ -179,7 +180,7 @@ def test_malformed_executed_notebook_is_named(tmp_path):
 
 
 def test_truncated_gz_data_file_is_named(tmp_path):
-    from harmonic.data import load_mnist
+    from harmonic.datasets.mnist import load_mnist
 
     make_fake_mnist(tmp_path, compress=True)
     path = tmp_path / "MNIST" / "raw" / "train-images-idx3-ubyte.gz"
@@ -189,7 +190,7 @@ def test_truncated_gz_data_file_is_named(tmp_path):
 
 
 def test_out_of_range_mnist_label_is_named_before_training(tmp_path):
-    from harmonic.data import load_mnist
+    from harmonic.datasets.mnist import load_mnist
 
     make_fake_mnist(tmp_path)
     labels = tmp_path / "MNIST" / "raw" / "train-labels-idx1-ubyte"
@@ -199,7 +200,7 @@ def test_out_of_range_mnist_label_is_named_before_training(tmp_path):
 
 
 def test_out_of_range_cifar_label_is_named(tmp_path):
-    from harmonic.cifar import load_cifar
+    from harmonic.datasets.cifar import load_cifar
 
     folder = tmp_path / "cifar-10-batches-py"
     folder.mkdir()
@@ -265,7 +266,7 @@ def test_recorded_results_still_load():
 @pytest.fixture
 def imagenet_run(tree, tmp_path) -> tuple[Path, list[str]]:
     """One epoch of the plain ResNet-50 on the tiny tree: its results folder and arguments."""
-    from harmonic.imagenet import main
+    from harmonic.experiments.imagenet import main
 
     args = _args(tree, tmp_path, 1, "--run-name", "run")
     main(args)
@@ -273,7 +274,7 @@ def imagenet_run(tree, tmp_path) -> tuple[Path, list[str]]:
 
 
 def test_imagenet_resume_with_other_parameters_is_an_error(imagenet_run, tree):
-    from harmonic.imagenet import main
+    from harmonic.experiments.imagenet import main
 
     folder, args = imagenet_run
     with pytest.raises(ValueError, match=r"lr: 0\.01 in the checkpoint, 0\.05 now.*seed: 0 in the checkpoint, 3 now"
@@ -285,7 +286,7 @@ def test_imagenet_resume_with_other_parameters_is_an_error(imagenet_run, tree):
 
 
 def test_imagenet_crafted_checkpoint_does_not_run_code(imagenet_run):
-    from harmonic.imagenet import main
+    from harmonic.experiments.imagenet import main
 
     folder, args = imagenet_run
     marker = folder / "code-ran"
@@ -304,7 +305,7 @@ def test_imagenet_crafted_checkpoint_does_not_run_code(imagenet_run):
     (["--run-name", "../x"], "run_name must be a plain folder name"),
 ])
 def test_imagenet_bad_options_are_named(tree, tmp_path, extra, match):
-    from harmonic.imagenet import main
+    from harmonic.experiments.imagenet import main
 
     with pytest.raises(ValueError, match=match):
         main(_args(tree, tmp_path / "results", 1, *extra))

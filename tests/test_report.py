@@ -1,8 +1,8 @@
-"""Run summaries of harmonic.report: what the book's tables compute from result files."""
+"""Run summaries of harmonic.analysis.report: what the book's tables compute from result files."""
 
 import pandas as pd
 
-from harmonic import report
+from harmonic.analysis import report
 
 
 def _runs(rows):

@@ -7,8 +7,8 @@ import json
 import pytest
 
 from harmonic import results
-from harmonic.experiment import run_mlp, run_mlp_grid
-from harmonic.report import mean_std
+from harmonic.experiments.mlp import run_mlp, run_mlp_grid
+from harmonic.analysis.report import mean_std
 
 
 def test_atomic_write_keeps_old_file_when_writing_fails(tmp_path, monkeypatch):
@@ -65,7 +65,7 @@ def test_result_files_are_readable_by_others(tmp_path):
 
 
 def test_provenance_overview_groups_runs_by_folder_and_environment(tmp_path):
-    from harmonic import report
+    from harmonic.analysis import report
 
     metrics = [{"epoch": 1, "test_acc": 90.0}]
     for folder, name, commit, seconds in [("study", "a-s0", "1" * 40, 10.0), ("study", "a-s1", "1" * 40, 12.0),

@@ -15,8 +15,9 @@ import pandas as pd
 import pytest
 import yaml
 
-from harmonic import pipeline, results, study
-from harmonic.experiment import MLPConfig, config_from, run_mlp_grid
+from harmonic import pipeline, results
+from harmonic.analysis import study
+from harmonic.experiments.mlp import MLPConfig, config_from, run_mlp_grid
 from harmonic.mlp import build_model
 
 # (dataset, variant, model, extra MLPConfig fields, final test accuracy of seeds 0, 1, 2)

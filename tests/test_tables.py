@@ -8,7 +8,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from harmonic import report, results, tables
+from harmonic import results
+from harmonic.analysis import report, tables
 
 
 @pytest.mark.parametrize("text, expected", [(None, None), ("", None), ("none", None), ("3", 3), (2.0, 2),

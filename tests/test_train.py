@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from harmonic.mlp import HarmonicMLP, ReLUMLP
-from harmonic.train import fit, make_optimizer, make_scheduler, seed_everything
+from harmonic.experiments.train import fit, make_optimizer, make_scheduler, seed_everything
 
 METRICS = ["epoch", "train_loss", "train_acc", "test_loss", "test_acc", "lr"]
 

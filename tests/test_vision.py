@@ -19,8 +19,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from harmonic import cifar
-from harmonic.cifar import (
+from harmonic.datasets import cifar
+from harmonic.datasets.cifar import (
     CIFAR_DATASETS,
     cifar_augment,
     cifar_classes,
@@ -29,8 +29,8 @@ from harmonic.cifar import (
     load_image_dataset,
     read_cifar_batch,
 )
-from harmonic.data import DataUnavailableError
-from harmonic.imagefolder import image_folder, imagenet_transform
+from harmonic.datasets.mnist import DataUnavailableError
+from harmonic.datasets.imagefolder import image_folder, imagenet_transform
 
 
 # ----------------------------------------------------------------- fixtures
@@ -288,7 +288,7 @@ def test_image_folder_errors(jpeg_tree, tmp_path):
 # ----------------------------------------------------- WRN runs and Figure 3
 def test_frequency_weights_table():
     from harmonic.models import wrn
-    from harmonic.wrn_experiment import frequency_weights
+    from harmonic.experiments.wrn import frequency_weights
 
     model = wrn(10, 1, harmonic="all", level=(None, 3, 2))
     stem = model.conv1
@@ -308,7 +308,7 @@ def test_frequency_weights_table():
 
 def test_run_wrn_records_results_and_figure3(cifar_root, tmp_path):
     from harmonic.results import load_runs
-    from harmonic.wrn_experiment import FREQUENCY_WEIGHTS_FILE, run_wrn
+    from harmonic.experiments.wrn import FREQUENCY_WEIGHTS_FILE, run_wrn
 
     root, _ = cifar_root
     params = dict(dataset="cifar10", depth=10, widen_factor=1, harmonic="all", level=[None, 3, 2], dropout=0.0,
@@ -334,7 +334,7 @@ def test_run_wrn_records_results_and_figure3(cifar_root, tmp_path):
 
 
 def test_run_wrn_plain_and_errors(cifar_root):
-    from harmonic.wrn_experiment import run_wrn
+    from harmonic.experiments.wrn import run_wrn
 
     root, _ = cifar_root
     run = run_wrn(data_root=str(root), progress=False, dataset="cifar100", depth=10, widen_factor=1, harmonic="none",

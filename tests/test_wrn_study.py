@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from harmonic import report, wrn_study
+from harmonic.analysis import report, wrn_study
 from harmonic.conversion import run_conversion
-from harmonic.wrn_experiment import run_wrn
+from harmonic.experiments.wrn import run_wrn
 
 
 @pytest.mark.parametrize("a, relation, b, expected", [

@@ -12,8 +12,8 @@ from collections.abc import Mapping, Sequence
 import torchvision
 from torch import nn
 
-from ..harmonize import harmonize_variant
-from ..pretrained import load_weights, official_levels
+from harmonic.harmonize import harmonize_variant
+from harmonic.pretrained import load_weights, official_levels
 
 __all__ = ["resnet101", "resnet50"]
 
@@ -73,7 +73,7 @@ def resnet50(
     has no learnable affine (as in the authors' code): ResNet-50 and Harm-ResNet-50 both
     have 25,557,032 parameters, progressive lambda 19,658,792. ``stem_spectral_bn=False``
     gives the stem of the paper's converted network (its BN statistics are not available).
-    ``weights``: a state_dict or a file of one (ours, a :mod:`harmonic.imagenet` checkpoint, or
+    ``weights``: a state_dict or a file of one (ours, a :mod:`harmonic.experiments.imagenet` checkpoint, or
     the authors' released layout, converted by :func:`harmonic.pretrained.from_official`),
     loaded strictly.
     """

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
-from ..harmonize import harmonize_variant
+from harmonic.harmonize import harmonize_variant
 
 __all__ = ["WideBasicBlock", "WideResNet", "wrn"]
 

@@ -1,6 +1,6 @@
 """One training loop for every experiment of the companion.
 
-Data are in-memory tensors (see :mod:`harmonic.data`), moved to the device once.
+Data are in-memory tensors (see :mod:`harmonic.datasets.mnist`), moved to the device once.
 Each epoch starts by re-seeding torch from ``(seed, epoch)``: the shuffling order,
 dropout masks and augmentation of epoch ``e`` depend only on the seed and ``e``.
 That makes two runs with the same seed identical on the CPU, and a run resumed
@@ -29,7 +29,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import TensorDataset
 
-from .results import atomic_write_bytes
+from harmonic.results import atomic_write_bytes
 
 Augment = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
 
@@ -127,7 +127,7 @@ def make_optimizer(
     else:
         optimizer = torch.optim.SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay, nesterov=nesterov)
     if freq_scale_factor is not None:
-        from .mlp import FrequencyAwareOptimizer
+        from harmonic.mlp import FrequencyAwareOptimizer
 
         optimizer = FrequencyAwareOptimizer(optimizer, model, freq_scale_factor=freq_scale_factor)
     return optimizer

@@ -23,10 +23,10 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
 
-from .figures import integer_epochs, save
-from .pipeline import point_suffix
-from .report import last_epoch, mean_std
-from .results import atomic_write_text, load_runs
+from harmonic.figures import integer_epochs, save
+from harmonic.pipeline import point_suffix
+from harmonic.analysis.report import last_epoch, mean_std
+from harmonic.results import atomic_write_text, load_runs
 
 __all__ = [
     "FAMILIES",
@@ -133,7 +133,7 @@ def family_of(variant: str) -> str:
 
 # --------------------------------------------------------------------------- table
 def _harmonic_defaults() -> dict[str, Any]:
-    from .mlp import HarmonicMLP
+    from harmonic.mlp import HarmonicMLP
 
     parameters = inspect.signature(HarmonicMLP.__init__).parameters
     return {name: parameters[name].default for name in HARMONIC_OPTIONS}
@@ -268,7 +268,7 @@ def summary(
     """One row per (dataset, variant) of a :func:`study_table`: mean ± std over seeds and the verdicts.
 
     Columns (:data:`SUMMARY_COLUMNS`): ``test_acc`` (``"mean ± std"`` text, from
-    :func:`harmonic.report.mean_std`), ``mean``/``std`` (numbers), ``seeds``, ``epochs``,
+    :func:`harmonic.analysis.report.mean_std`), ``mean``/``std`` (numbers), ``seeds``, ``epochs``,
     ``seconds_per_epoch`` (mean), ``target`` and ``meets_target`` (``mean >= target`` for
     datasets in ``targets``, default :data:`TARGETS`; None elsewhere), and for harmonic variants
     ``relu_baseline``/``relu_mean``/``vs_relu``/``beats_relu``: the best ReLU variant (highest
@@ -481,7 +481,7 @@ def same_settings_note(pairs: pd.DataFrame) -> str:
 def planned_study(profile: str = "study", group: str = "mlp-study") -> pd.DataFrame:
     """What a profile's plan asks of the study: one row per (dataset, variant) with the planned
     ``seeds`` (count) and ``epochs``, read from ``notebooks/params/<profile>/plan.yaml``."""
-    from .pipeline import load_plan
+    from harmonic.pipeline import load_plan
 
     rows = []
     for job in load_plan(profile):
@@ -686,12 +686,12 @@ def shared_periods(hidden_sizes: Sequence[int], max_freqs: Sequence[float], base
                    scheme: str = "capped") -> pd.DataFrame:
     """How many neurons of each hidden layer share one f under ``scheme`` (the seed: ``"capped"``).
 
-    f_i is the period of the activation sin(2π z / f_i) (:func:`harmonic.frequencies.neuron_frequencies`):
+    f_i is the period of the activation sin(2π z / f_i) (:func:`harmonic.mlp.frequencies.neuron_frequencies`):
     larger f oscillates more slowly. Columns: ``layer`` (1-based), ``neurons``, ``distinct f``,
     ``smallest f``, ``largest f``, ``neurons at the largest f`` (with the cap: the neurons whose f is
     the cap ``f_max``).
     """
-    from .frequencies import neuron_frequencies
+    from harmonic.mlp.frequencies import neuron_frequencies
 
     rows = []
     for layer, (width, cap) in enumerate(zip(hidden_sizes, max_freqs), 1):

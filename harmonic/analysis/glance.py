@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import report, tables, wrn_study
-from .results import load_runs
+from harmonic.analysis import report, tables, wrn_study
+from harmonic.results import load_runs
 
 __all__ = ["results_at_a_glance"]
 

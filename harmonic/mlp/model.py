@@ -1,11 +1,11 @@
-"""The Harmonic MLP, its ReLU baseline and the frequency-aware optimizer.
+"""The Harmonic MLP and its ReLU baseline.
 
 Reproduces the public "Harmonic MLP" seed (vectorized): hidden neuron i of a
-:class:`HarmonicLayer` has frequency f_i (:mod:`harmonic.frequencies`) and
+:class:`HarmonicLayer` has frequency f_i (:mod:`harmonic.mlp.frequencies`) and
 computes ``sin(2 pi z_i / f_i) + 0.1 z_i`` on ``z = W x + b``
-(:mod:`harmonic.activations`). Rows of W and entries of b start at
+(:mod:`harmonic.mlp.activations`). Rows of W and entries of b start at
 ``U(+-1/sqrt(fan_in)) * s_i`` with ``s_i = f_i^{-1/2} / mean_j f_j^{-1/2}``, and
-:class:`FrequencyAwareOptimizer` multiplies their gradients by
+:func:`~harmonic.mlp.optim.FrequencyAwareOptimizer` multiplies their gradients by
 ``1 / (1 + c f_i)`` (c = ``freq_scale_factor`` = 0.1) before each step.
 """
 
@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import math
 import numbers
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
-from harmonic.activations import (
+from harmonic.mlp.activations import (
     ACTIVATIONS,
     angular_frequency,
     harmonic_activation,
@@ -28,18 +27,16 @@ from harmonic.activations import (
     siren_activation,
     snake_activation,
 )
-from harmonic.frequencies import FREQ_SCHEMES, check_frequency_range, neuron_frequencies
+from harmonic.mlp.frequencies import FREQ_SCHEMES, check_frequency_range, neuron_frequencies
 
 __all__ = [
     "BN_POSITIONS",
     "MODELS",
-    "FrequencyAwareOptimizer",
     "HarmonicLayer",
     "HarmonicMLP",
     "ReLUMLP",
     "build_model",
     "frequency_init_scale",
-    "frequency_grad_scale",
 ]
 
 #: Accepted values of ``HarmonicMLP(bn_position=...)``.
@@ -107,11 +104,6 @@ def frequency_init_scale(frequencies: Tensor) -> Tensor:
     return inv_sqrt / inv_sqrt.mean()
 
 
-def frequency_grad_scale(frequencies: Tensor, freq_scale_factor: float = 0.1) -> Tensor:
-    """Gradient scale ``1 / (1 + c f_i)`` of :class:`FrequencyAwareOptimizer` (c = ``freq_scale_factor``)."""
-    return 1.0 / (1.0 + freq_scale_factor * frequencies)
-
-
 # --------------------------------------------------------------------------- layer
 class HarmonicLayer(nn.Module):
     """``y_i = act(z_i; f_i)`` with ``z = W x + b``; by default ``act = sin(2 pi z_i / f_i) + 0.1 z_i``.
@@ -119,10 +111,10 @@ class HarmonicLayer(nn.Module):
     Args:
         in_features, out_features: sizes of the linear map ``linear``.
         base_freq, max_freq: b and m of the frequency scheme (seed: f_i = min(b (i+1), m)).
-        freq_scheme: one of :data:`~harmonic.frequencies.FREQ_SCHEMES`. ``"learnable"``
+        freq_scheme: one of :data:`~harmonic.mlp.frequencies.FREQ_SCHEMES`. ``"learnable"``
             trains ``log_frequencies`` (an ``nn.Parameter``, initialised to log of the
             capped values); otherwise the frequencies are the buffer ``frequencies``.
-        activation: one of :data:`~harmonic.activations.ACTIVATIONS`: ``"harmonic"``
+        activation: one of :data:`~harmonic.mlp.activations.ACTIVATIONS`: ``"harmonic"``
             ``sin(w_i z) + r z``, ``"sine"`` ``sin(w_i z)``, ``"siren"`` ``sin(omega0 z)``,
             ``"snake"`` ``z + sin^2(w_i z) / w_i``, with ``w_i = 2 pi / f_i``.
         residual_scale: r, the slope of the linear term of ``"harmonic"`` (seed: 0.1).
@@ -326,154 +318,3 @@ def build_model(name: str, **kwargs: Any) -> nn.Module:
     if name not in MODELS:
         raise ValueError(f"name must be one of {tuple(MODELS)}; got {name!r}")
     return MODELS[name](**kwargs)
-
-
-# --------------------------------------------------------------------------- optimizer
-_HOOK_DICTS = (
-    "_optimizer_step_pre_hooks",
-    "_optimizer_step_post_hooks",
-    "_optimizer_state_dict_pre_hooks",
-    "_optimizer_state_dict_post_hooks",
-    "_optimizer_load_state_dict_pre_hooks",
-    "_optimizer_load_state_dict_post_hooks",
-)
-
-
-class FrequencyAwareOptimizer(torch.optim.Optimizer):
-    """Wrap ``optimizer``; before each step multiply the gradients of every
-    :class:`HarmonicLayer` of ``model`` by ``1 / (1 + c f_i)`` (c = ``freq_scale_factor``):
-    row i of ``linear.weight.grad`` and entry i of ``linear.bias.grad``.
-
-    Everything else is the wrapped optimizer's: ``param_groups``, ``state`` and
-    ``defaults`` are its very objects (so LR schedulers can be attached to either),
-    ``zero_grad`` and ``add_param_group`` delegate to it, and ``state_dict()`` is its
-    state dict plus the key ``"freq_scale_factor"``. Gradients of other parameters
-    (BatchNorm, classifier, learnable frequencies) are left alone. The scaling is
-    applied after a ``closure`` computes gradients, so closures (also LBFGS's
-    re-evaluations) see scaled gradients.
-    """
-
-    def __init__(
-        self, optimizer: torch.optim.Optimizer, model: nn.Module, freq_scale_factor: float = 0.1
-    ) -> None:
-        if not isinstance(optimizer, torch.optim.Optimizer):
-            raise TypeError(f"optimizer must be a torch.optim.Optimizer; got {type(optimizer).__name__}")
-        if not isinstance(model, nn.Module):
-            raise TypeError(f"model must be an nn.Module; got {type(model).__name__}")
-        _check_freq_scale_factor(freq_scale_factor)
-        # Optimizer.__init__ is not called: it would make param_groups/state new objects.
-        # Set up what it sets up besides those (hooks, profiling name).
-        self.optimizer = optimizer
-        self.model = model
-        self.freq_scale_factor = float(freq_scale_factor)
-        for name in _HOOK_DICTS:
-            setattr(self, name, OrderedDict())
-        self._patch_step_function()
-
-    # Shared with the wrapped optimizer, also after its load_state_dict rebinds them.
-    @property
-    def param_groups(self) -> list[dict[str, Any]]:  # type: ignore[override]
-        return self.optimizer.param_groups
-
-    @param_groups.setter
-    def param_groups(self, value: list[dict[str, Any]]) -> None:
-        self.optimizer.param_groups = value
-
-    @property
-    def state(self) -> Any:  # type: ignore[override]
-        return self.optimizer.state
-
-    @state.setter
-    def state(self, value: Any) -> None:
-        self.optimizer.state = value
-
-    @property
-    def defaults(self) -> dict[str, Any]:  # type: ignore[override]
-        return self.optimizer.defaults
-
-    @defaults.setter
-    def defaults(self, value: dict[str, Any]) -> None:
-        self.optimizer.defaults = value
-
-    def __getstate__(self) -> dict[str, Any]:
-        # Like torch.optim.Optimizer: hooks are not pickled.
-        return {"optimizer": self.optimizer, "model": self.model, "freq_scale_factor": self.freq_scale_factor}
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
-        for name in _HOOK_DICTS:
-            self.__dict__.setdefault(name, OrderedDict())
-        self._patch_step_function()
-
-    def __repr__(self) -> str:
-        return (
-            f"{type(self).__name__}(freq_scale_factor={self.freq_scale_factor}, "
-            f"optimizer={self.optimizer!r})"
-        )
-
-    @torch.no_grad()
-    def scale_gradients(self) -> None:
-        """Multiply each HarmonicLayer's weight-row and bias gradients by ``1 / (1 + c f_i)``."""
-        for module in self.model.modules():
-            if not isinstance(module, HarmonicLayer):
-                continue
-            weight, bias = module.linear.weight, module.linear.bias
-            if weight.grad is None and (bias is None or bias.grad is None):
-                continue
-            scale = frequency_grad_scale(module.frequencies.detach(), self.freq_scale_factor)
-            if weight.grad is not None:
-                weight.grad.mul_(scale.to(weight.grad).unsqueeze(1))
-            if bias is not None and bias.grad is not None:
-                bias.grad.mul_(scale.to(bias.grad))
-
-    def step(self, closure: Callable[[], Any] | None = None) -> Any:  # type: ignore[override]
-        """Scale the harmonic gradients, then step the wrapped optimizer; returns the closure's loss."""
-        if closure is None:
-            self.scale_gradients()
-            return self.optimizer.step()
-
-        def scaled_closure() -> Any:
-            loss = closure()
-            self.scale_gradients()
-            return loss
-
-        return self.optimizer.step(scaled_closure)
-
-    def zero_grad(self, set_to_none: bool = True) -> None:
-        self.optimizer.zero_grad(set_to_none=set_to_none)
-
-    def add_param_group(self, param_group: dict[str, Any]) -> None:
-        self.optimizer.add_param_group(param_group)
-
-    def state_dict(self) -> dict[str, Any]:  # type: ignore[override]
-        """The wrapped optimizer's state dict plus ``"freq_scale_factor"``."""
-        for pre_hook in self._optimizer_state_dict_pre_hooks.values():
-            pre_hook(self)
-        state_dict = self.optimizer.state_dict()
-        state_dict["freq_scale_factor"] = self.freq_scale_factor
-        for post_hook in self._optimizer_state_dict_post_hooks.values():
-            result = post_hook(self, state_dict)
-            if result is not None:
-                state_dict = result
-        return state_dict
-
-    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        """Load a :meth:`state_dict` (a plain optimizer state dict keeps ``freq_scale_factor``)."""
-        state_dict = dict(state_dict)
-        for pre_hook in self._optimizer_load_state_dict_pre_hooks.values():
-            result = pre_hook(self, state_dict)
-            if result is not None:
-                state_dict = result
-        freq_scale_factor = state_dict.pop("freq_scale_factor", self.freq_scale_factor)
-        _check_freq_scale_factor(freq_scale_factor)
-        self.optimizer.load_state_dict(state_dict)
-        self.freq_scale_factor = float(freq_scale_factor)
-        for post_hook in self._optimizer_load_state_dict_post_hooks.values():
-            post_hook(self)
-
-
-def _check_freq_scale_factor(value: float) -> None:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not (
-        math.isfinite(value) and value >= 0
-    ):
-        raise ValueError(f"freq_scale_factor must be a finite number >= 0; got {value!r}")

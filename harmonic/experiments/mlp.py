@@ -2,7 +2,7 @@
 
 Notebooks stay thin: their ``parameters`` cell becomes the keyword arguments of
 :func:`run_mlp`, which loads the data, builds the model and optimizer, trains with
-:func:`harmonic.train.fit` and writes ``metrics.csv`` + ``provenance.json``.
+:func:`harmonic.experiments.train.fit` and writes ``metrics.csv`` + ``provenance.json``.
 """
 
 from __future__ import annotations
@@ -15,11 +15,11 @@ from typing import Any, Callable, Optional, Sequence
 import pandas as pd
 from torch.utils.data import TensorDataset
 
-from . import results
-from .data import DATASET_LOADERS, load_dataset
-from .train import (OPTIMIZERS, SCHEDULERS, check_int, check_number, fit, make_optimizer, make_scheduler,
+from harmonic import results
+from harmonic.datasets.mnist import DATASET_LOADERS, load_dataset
+from harmonic.experiments.train import (OPTIMIZERS, SCHEDULERS, check_int, check_number, fit, make_optimizer, make_scheduler,
                     seed_everything, select_device)
-from .utils import count_parameters
+from harmonic.utils import count_parameters
 
 
 def check_choice(name: str, value: Any, choices: Sequence[Any]) -> None:
@@ -87,7 +87,7 @@ class MLPConfig:
     device: str = "auto"
 
     def __post_init__(self) -> None:
-        from .mlp import MODELS
+        from harmonic.mlp import MODELS
 
         check_choice("dataset", self.dataset, sorted(DATASET_LOADERS))
         check_choice("model", self.model, list(MODELS))
@@ -190,7 +190,7 @@ def run_mlp(
     checkpoint next to the results, and a rerun resumes from it. ``data``: the
     (train, test) sets of :func:`mlp_data` when the caller already loaded them.
     """
-    from .mlp import build_model  # model code lives in harmonic.mlp
+    from harmonic.mlp import build_model  # model code lives in harmonic.mlp
 
     config: MLPConfig = config_from(MLPConfig, params)
     device = str(select_device(config.device))

@@ -12,7 +12,7 @@ from typing import Iterable, Sequence
 
 import pandas as pd
 
-from .results import PROVENANCE_FILE, read_json, read_provenance
+from harmonic.results import PROVENANCE_FILE, read_json, read_provenance
 
 
 def _run_keys(runs: pd.DataFrame) -> list[str]:
@@ -149,7 +149,7 @@ def reported(name: str, as_printed: bool = False) -> pd.DataFrame:
     ``as_printed=True`` keeps every cell as the text in the file (the paper's digits: 24.60, 25.5),
     empty cells as ``""``.
     """
-    from .paths import PAPER_DATA
+    from harmonic.paths import PAPER_DATA
 
     path = PAPER_DATA / name
     if not path.exists():

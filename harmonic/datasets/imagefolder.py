@@ -1,7 +1,7 @@
 """ImageNet-style data: an ImageFolder tree with ``train/`` and ``val/`` class folders.
 
-ImageNet does not fit in memory, so unlike :mod:`harmonic.data` and
-:mod:`harmonic.cifar` images are decoded per sample by ``DataLoader`` workers,
+ImageNet does not fit in memory, so unlike :mod:`harmonic.datasets.mnist` and
+:mod:`harmonic.datasets.cifar` images are decoded per sample by ``DataLoader`` workers,
 with the standard ResNet pipeline (He et al. 2016, as in the authors' ImageNet
 code, which follows the PyTorch ImageNet example):
 
@@ -22,7 +22,7 @@ from pathlib import Path
 
 from torch.utils.data import Dataset
 
-from .data import DataUnavailableError
+from harmonic.datasets.mnist import DataUnavailableError
 
 __all__ = ["IMAGENET_MEAN", "IMAGENET_STD", "SPLITS", "image_folder", "imagenet_transform"]
 
@@ -64,7 +64,7 @@ def image_folder(
 
     ``split`` is ``"train"`` (augmented) or ``"val"`` (resize + centre crop). A
     missing folder, or one without class folders, raises
-    :class:`~harmonic.data.DataUnavailableError` describing the expected layout.
+    :class:`~harmonic.datasets.mnist.DataUnavailableError` describing the expected layout.
     """
     from torchvision.datasets import ImageFolder
 

@@ -5,18 +5,18 @@ Python 2, so keys may be ``bytes``): ``data`` is a uint8 array of shape
 ``(N, 3072)``, each row the 1024 red, then 1024 green, then 1024 blue values of
 a 32×32 image in row-major order; labels are ``labels`` (CIFAR-10) or
 ``fine_labels`` (CIFAR-100). :func:`load_cifar` reads them into one uint8
-tensor, converts to float and normalises once, like :mod:`harmonic.data` does
+tensor, converts to float and normalises once, like :mod:`harmonic.datasets.mnist` does
 for MNIST.
 
 Where the data lives: ``root`` argument > ``$HARMONIC_DATA`` > ``~/.cache/harmonic``
-(:func:`harmonic.data.data_root`), in torchvision's layout
+(:func:`harmonic.datasets.mnist.data_root`), in torchvision's layout
 ``<root>/cifar-10-batches-py/`` and ``<root>/cifar-100-python/``. Missing files
 are downloaded with torchvision when ``download=True`` and the network allows.
 
 Augmentation (:func:`cifar_augment`) is the one of the WRN code the authors
 build on: reflect-pad 4, random 32×32 crop, random horizontal flip, done for a
 whole batch at once with indices drawn from a ``torch.Generator``, so that
-:func:`harmonic.train.fit` can apply it on the GPU and runs stay seeded.
+:func:`harmonic.experiments.train.fit` can apply it on the GPU and runs stay seeded.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import TensorDataset
 
-from .data import DATA_ENV, check_labels, data_root, ensure_files, fixed_subset, load_fashion_mnist
+from harmonic.datasets.mnist import DATA_ENV, check_labels, data_root, ensure_files, fixed_subset, load_fashion_mnist
 
 __all__ = [
     "CIFAR_DATASETS",

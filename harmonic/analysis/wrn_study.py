@@ -23,9 +23,9 @@ from typing import Any, Iterable
 
 import pandas as pd
 
-from .report import last_epoch, reported
-from .results import load_runs
-from .tables import TABLE1_FILE, _harmonic, _yes, parse_level
+from harmonic.analysis.report import last_epoch, reported
+from harmonic.results import load_runs
+from harmonic.analysis.tables import TABLE1_FILE, _harmonic, _yes, parse_level
 
 __all__ = [
     "CLAIMS_FILE",
@@ -178,7 +178,7 @@ def _normalised_weights(run: pd.Series) -> pd.DataFrame:
     """A run's Figure 3 table (``frequency_weights.csv``), each layer's weights normalised to sum to 1."""
     from pathlib import Path
 
-    from .wrn_experiment import FREQUENCY_WEIGHTS_FILE
+    from harmonic.experiments.wrn import FREQUENCY_WEIGHTS_FILE
 
     path = Path(run["results_dir"]) / run["run"] / FREQUENCY_WEIGHTS_FILE
     try:

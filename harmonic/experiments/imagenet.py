@@ -2,11 +2,11 @@
 
 Usage, one process (CPU or one GPU)::
 
-    python -m harmonic.imagenet --data /path/to/imagenet --harmonic all --level none none 3 2
+    python -m harmonic.experiments.imagenet --data /path/to/imagenet --harmonic all --level none none 3 2
 
 several GPUs (or CPU processes) on one or more machines, with torchrun::
 
-    torchrun --standalone --nproc_per_node 8 -m harmonic.imagenet --data /path/to/imagenet --harmonic stem
+    torchrun --standalone --nproc_per_node 8 -m harmonic.experiments.imagenet --data /path/to/imagenet --harmonic stem
 
 The defaults are the paper's ImageNet settings (Ulicny et al., BMVC 2019; the
 authors' code follows the PyTorch ImageNet example): SGD with momentum 0.9,
@@ -68,13 +68,13 @@ from torch import nn
 from torch.utils.data import DataLoader
 from torch.utils.data.distributed import DistributedSampler
 
-from . import results
-from .imagefolder import image_folder
-from .paths import BUILD
-from .experiment import check_level
-from .train import (RESUME_IGNORED, check_int, check_number, check_resume, epoch_seed, load_checkpoint,
+from harmonic import results
+from harmonic.datasets.imagefolder import image_folder
+from harmonic.paths import BUILD
+from harmonic.experiments.mlp import check_level
+from harmonic.experiments.train import (RESUME_IGNORED, check_int, check_number, check_resume, epoch_seed, load_checkpoint,
                     make_optimizer, make_scheduler, plain, save_checkpoint, seed_everything)
-from .utils import count_parameters
+from harmonic.utils import count_parameters
 
 __all__ = ["ARCHS", "DistEnv", "build_parser", "main", "parse_level", "run_name_for", "topk_correct"]
 
@@ -120,7 +120,7 @@ def parse_level(values: Sequence[str] | None) -> int | tuple[int | None, ...] | 
 def build_parser() -> argparse.ArgumentParser:
     """Command-line options (defaults: the paper's ImageNet settings)."""
     p = argparse.ArgumentParser(
-        prog="python -m harmonic.imagenet",
+        prog="python -m harmonic.experiments.imagenet",
         description="Train (harmonic) ResNet-50 on an ImageFolder tree with train/ and val/ "
                     "(several GPUs: launch with torchrun).",
     )
@@ -300,9 +300,9 @@ def _model_spec(args: argparse.Namespace, num_classes: int) -> dict[str, Any]:
 def _converted_model(args: argparse.Namespace, spec: dict[str, Any]) -> nn.Module:
     """The plain network of ``spec`` with the weights of ``--convert-from``, converted by
     :func:`harmonic.conversion.convert` into the harmonic network of ``spec``."""
-    from . import models
-    from .conversion import convert
-    from .models.resnet import RESNET_STAGES
+    from harmonic import models
+    from harmonic.conversion import convert
+    from harmonic.models.resnet import RESNET_STAGES
 
     kwargs = {k: v for k, v in spec["kwargs"].items() if k not in ("harmonic", "level", "stem_spectral_bn")}
     plain = getattr(models, spec["arch"])(**kwargs, weights=args.convert_from)
@@ -314,7 +314,7 @@ def _converted_model(args: argparse.Namespace, spec: dict[str, Any]) -> nn.Modul
 
 def _evaluate(args: argparse.Namespace, env: DistEnv) -> list[dict[str, Any]]:
     """``--evaluate``: validate ``--checkpoint`` and record one row (epoch 0) like a run."""
-    from .pretrained import load_weights
+    from harmonic.pretrained import load_weights
 
     run_name = args.run_name or "evaluate-" + Path(args.checkpoint).stem
     _, val_loader, _, num_classes = _loaders(args, env)
@@ -338,14 +338,14 @@ def _evaluate(args: argparse.Namespace, env: DistEnv) -> list[dict[str, Any]]:
 
 
 def _build_model(spec: dict[str, Any]) -> nn.Module:
-    from . import models
+    from harmonic import models
 
     return getattr(models, spec["arch"])(**spec["kwargs"])
 
 
 def _check_args(args: argparse.Namespace) -> None:
     """Types and ranges of the options, before anything is read, built or written."""
-    from .models.resnet import RESNET_STAGES
+    from harmonic.models.resnet import RESNET_STAGES
 
     for name in ("epochs", "batch_size", "lr_step", "image_size", "val_resize"):
         check_int(name, getattr(args, name))

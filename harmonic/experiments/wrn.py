@@ -1,9 +1,9 @@
 """Wide residual networks on 32×32 images (Table 1) and their DCT spectra (Figure 3), as one call each.
 
-:func:`run_wrn` is the WRN counterpart of :func:`harmonic.experiment.run_mlp`:
+:func:`run_wrn` is the WRN counterpart of :func:`harmonic.experiments.mlp.run_mlp`:
 a notebook's ``parameters`` cell becomes its keyword arguments; it loads the
-data (:func:`harmonic.cifar.load_image_dataset`), builds the plain or harmonic
-WRN (:func:`harmonic.models.wrn`), trains with :func:`harmonic.train.fit` and
+data (:func:`harmonic.datasets.cifar.load_image_dataset`), builds the plain or harmonic
+WRN (:func:`harmonic.models.wrn`), trains with :func:`harmonic.experiments.train.fit` and
 records ``metrics.csv`` + ``provenance.json`` (and, for harmonic networks, the
 Figure 3 table ``frequency_weights.csv``) in ``<results_dir>/<run_name>/``.
 
@@ -24,12 +24,12 @@ from typing import Any, Optional, Sequence, Union
 import pandas as pd
 from torch import nn
 
-from . import results
-from .cifar import IMAGE_DATASETS, cifar_augment, image_dataset_info, load_image_dataset
-from .experiment import RunResult, check_choice, check_dropout, check_level, config_from, recorded_run
-from .train import (check_int, check_milestones, check_number, fit, make_optimizer, make_scheduler, save_checkpoint,
+from harmonic import results
+from harmonic.datasets.cifar import IMAGE_DATASETS, cifar_augment, image_dataset_info, load_image_dataset
+from harmonic.experiments.mlp import RunResult, check_choice, check_dropout, check_level, config_from, recorded_run
+from harmonic.experiments.train import (check_int, check_milestones, check_number, fit, make_optimizer, make_scheduler, save_checkpoint,
                     seed_everything, select_device)
-from .utils import count_parameters
+from harmonic.utils import count_parameters
 
 __all__ = [
     "FREQUENCY_WEIGHTS_FILE",
@@ -85,7 +85,7 @@ class WRNConfig:
 
     def _check(self) -> None:
         """Types and ranges of every field (a ValueError naming the field and what was expected)."""
-        from .models.wrn import WRN_STAGES
+        from harmonic.models.wrn import WRN_STAGES
 
         check_choice("dataset", self.dataset, sorted(IMAGE_DATASETS))
         check_int("depth", self.depth)
@@ -113,7 +113,7 @@ class WRNConfig:
 
 @dataclass
 class WRNRunResult(RunResult):
-    """A :class:`~harmonic.experiment.RunResult` plus the trained model and its Figure 3 table."""
+    """A :class:`~harmonic.experiments.mlp.RunResult` plus the trained model and its Figure 3 table."""
 
     model: Optional[nn.Module] = None
     frequency_weights: Optional[pd.DataFrame] = None
@@ -137,8 +137,8 @@ def frequency_weights(model: nn.Module) -> pd.DataFrame:
     NaN). The raw learned coefficients are used: a spectral BN's scale is not
     folded in. Empty frame (with the fixed columns) for a plain network.
     """
-    from .dct import dct_frequencies
-    from .layers import HarmonicConv2d
+    from harmonic.dct import dct_frequencies
+    from harmonic.layers import HarmonicConv2d
 
     fixed = ["layer", "index", "in_channels", "out_channels", "kernel_size", "level", "n_filters"]
     layers = [(name, m) for name, m in model.named_modules() if isinstance(m, HarmonicConv2d)]
@@ -193,7 +193,7 @@ def run_wrn(
     ``save_model=True`` also writes the trained ``state_dict`` as ``model.pt`` (:data:`MODEL_FILE`;
     loadable with ``torch.load(..., weights_only=True)``), e.g. for converting it later.
     """
-    from .models import wrn  # model code lives in harmonic.models
+    from harmonic.models import wrn  # model code lives in harmonic.models
 
     config: WRNConfig = config_from(WRNConfig, params)
     info = image_dataset_info(config.dataset)

@@ -13,9 +13,9 @@ from typing import Any, Iterable, Optional
 
 import pandas as pd
 
-from .report import last_epoch, reported
-from .results import load_runs
-from .utils import count_parameters
+from harmonic.analysis.report import last_epoch, reported
+from harmonic.results import load_runs
+from harmonic.utils import count_parameters
 
 TABLE1_FILE = "table1_wrn_cifar.csv"
 TABLE2_FILE = "table2_resnet50_imagenet.csv"
@@ -99,7 +99,7 @@ def table1(results_dirs: Iterable[str | os.PathLike] | None = None) -> pd.DataFr
     parameters, the parameters of our model of each row (none for the benchmark row, another
     method), and reproduced errors from runs under ``results_dirs``: the median over seeds, as the
     paper reports the median of 5 runs, with the number of runs (0: not run here)."""
-    from .models import wrn
+    from harmonic.models import wrn
 
     paper = reported(TABLE1_FILE)
     printed = reported(TABLE1_FILE, as_printed=True)
@@ -135,9 +135,9 @@ def table1(results_dirs: Iterable[str | os.PathLike] | None = None) -> pd.DataFr
 def table2(results_dirs: Iterable[str | os.PathLike] | None = None) -> pd.DataFrame:
     """Table 2 (ResNet-50 on ImageNet), all 9 rows in the paper's three groups (``type``): reported
     top-1/top-5 errors and parameters, our model's parameters (none for other methods), and
-    reproduced errors (median over runs) from ``python -m harmonic.imagenet`` runs under
+    reproduced errors (median over runs) from ``python -m harmonic.experiments.imagenet`` runs under
     ``results_dirs`` (converted rows: runs started with ``--convert-from``)."""
-    from .models import resnet50
+    from harmonic.models import resnet50
 
     paper = reported(TABLE2_FILE)
     printed = reported(TABLE2_FILE, as_printed=True)
@@ -257,14 +257,14 @@ SETTINGS_FILE = "training_settings.csv"
 
 def _our_settings() -> dict[str, dict[str, Any]]:
     """Our configuration per experiment: the paper profile's WRN parameters over :class:`WRNConfig`'s
-    defaults (CIFAR), and ``python -m harmonic.imagenet``'s defaults (ImageNet)."""
+    defaults (CIFAR), and ``python -m harmonic.experiments.imagenet``'s defaults (ImageNet)."""
     from dataclasses import asdict
 
     import yaml
 
-    from .imagenet import build_parser
-    from .paths import REPO_ROOT
-    from .wrn_experiment import WRNConfig
+    from harmonic.experiments.imagenet import build_parser
+    from harmonic.paths import REPO_ROOT
+    from harmonic.experiments.wrn import WRNConfig
 
     common = yaml.safe_load((REPO_ROOT / "notebooks" / "params" / "paper" / "wrn" / "common.yaml").read_text())
     cifar = asdict(WRNConfig()) | common
