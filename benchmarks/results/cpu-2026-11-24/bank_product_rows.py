@@ -1,5 +1,5 @@
-"""Where pairing rows pays in ``harmonic.layers._bank_product`` (CPU, one thread): ``rows @ bank`` with a 9-wide
-bank against two rows at a time by a block-diagonal bank built in the call, as ``_bank_product`` does it.
+"""Where pairing rows pays in ``harmonic._fast.fold.bank_product`` (CPU, one thread): ``rows @ bank`` with a 9-wide
+bank against two rows at a time by a block-diagonal bank built in the call, as ``bank_product`` does it.
 
     python benchmarks/results/cpu-2026-11-24/bank_product_rows.py
 """

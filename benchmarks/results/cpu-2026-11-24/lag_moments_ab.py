@@ -4,7 +4,7 @@ For stride 1 the Gram matrix of the k*k patches, ``G[a, b] = sum_p x(p + a) x(p 
 taps only through the lag ``b - a`` and the rectangle of positions tap ``a`` sees. So one product map
 ``sum_n x(q) x(q + lag)`` per lag (2k^2 - 2k + 1 of them, 13 for 3x3, by symmetry) and an integral image of
 each give every entry by four look-ups, with no stacked patch copies and no GEMM. This script checks that
-against ``harmonic.layers._patch_moments`` (float64) and times both on the benchmark's four layer shapes
+against ``harmonic._fast.moments.patch_moments`` (float64) and times both on the benchmark's four layer shapes
 (forward only: the stem's input needs no gradient), interleaved, process CPU time, one thread.
 
     python benchmarks/results/cpu-2026-11-24/lag_moments_ab.py
@@ -21,12 +21,12 @@ import torch
 sys.path.insert(0, "benchmarks")
 import bench_harmonic_conv as bench  # noqa: E402
 
-from harmonic.layers import _patch_moments, _SpectralMoments  # noqa: E402
+from harmonic._fast.moments import centred, patch_moments  # noqa: E402
 from harmonic.results import provenance  # noqa: E402
 
 
 def lag_moments(by_channel: torch.Tensor, k: int, dilation: tuple[int, int], h_out: int, w_out: int):
-    """``_patch_moments`` for stride 1 from per-lag product maps; ``by_channel`` is ``(C, N, Hp, Wp)``."""
+    """``patch_moments`` for stride 1 from per-lag product maps; ``by_channel`` is ``(C, N, Hp, Wp)``."""
     dh, dw = dilation
     by_channel = by_channel.contiguous()
     channels, _, hp, wp = by_channel.shape
@@ -57,7 +57,7 @@ def main() -> None:
     bench.keep_freed_memory()
     info = provenance({}, seed=0, device="cpu")
     print(json.dumps({key: info[key] for key in ("git", "versions", "hardware", "started")}))
-    print("float64, max relative difference to _patch_moments (sum, Gram):")
+    print("float64, max relative difference to patch_moments (sum, Gram):")
     for batch, channels, size, k, dilation, pad in [
         (4, 3, 9, 3, (1, 1), (1, 1, 1, 1)),
         (4, 3, 9, 3, (2, 1), (2, 1, 0, 3)),
@@ -65,10 +65,10 @@ def main() -> None:
         (2, 2, 11, 2, (1, 1), (1, 0, 1, 0)),
     ]:
         x = torch.randn(batch, channels, size, size, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
-        by_channel, _ = _SpectralMoments._centred(x, pad)
+        by_channel, _ = centred(x, pad)
         h_out = size + pad[2] + pad[3] - dilation[0] * (k - 1)
         w_out = size + pad[0] + pad[1] - dilation[1] * (k - 1)
-        total, gram = _patch_moments(by_channel, k, (1, 1), dilation, h_out, w_out)
+        total, gram = patch_moments(by_channel, k, (1, 1), dilation, h_out, w_out)
         total_lag, gram_lag = lag_moments(by_channel, k, dilation, h_out, w_out)
         print(f"  {batch}x{channels}x{size}x{size} k{k} dilation {dilation} pad {pad}: "
               f"{((total - total_lag).abs().max() / total.abs().max()).item():.1e}, "
@@ -76,9 +76,9 @@ def main() -> None:
     print("float32 forward, median of 30 interleaved rounds:")
     for batch, channels, size in [(64, 16, 32), (32, 64, 32), (16, 160, 16), (128, 3, 32)]:
         x = torch.randn(batch, channels, size, size, generator=torch.Generator().manual_seed(0))
-        by_channel, _ = _SpectralMoments._centred(x, (1, 1, 1, 1))
+        by_channel, _ = centred(x, (1, 1, 1, 1))
         steps = {
-            "patch": lambda: _patch_moments(by_channel, 3, (1, 1), (1, 1), size, size),
+            "patch": lambda: patch_moments(by_channel, 3, (1, 1), (1, 1), size, size),
             "lag": lambda: lag_moments(by_channel, 3, (1, 1), size, size),
         }
         times = bench.interleaved_times(bench.Clock("cpu", torch.device("cpu")), steps, 30)
