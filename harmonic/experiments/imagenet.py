@@ -71,8 +71,8 @@ from torch.utils.data.distributed import DistributedSampler
 from harmonic import results
 from harmonic.datasets.imagefolder import image_folder
 from harmonic.paths import BUILD
-from harmonic.experiments.mlp import check_level
-from harmonic.experiments.train import (RESUME_IGNORED, check_int, check_number, check_resume, epoch_seed, load_checkpoint,
+from harmonic.experiments.checks import check_int, check_level, check_number
+from harmonic.experiments.train import (RESUME_IGNORED, check_resume, epoch_seed, load_checkpoint,
                     make_optimizer, make_scheduler, plain, save_checkpoint, seed_everything)
 from harmonic.utils import count_parameters
 

@@ -16,7 +16,6 @@ Accuracies are in percent; losses are mean cross-entropy per example.
 from __future__ import annotations
 
 import io
-import numbers
 import os
 import pickle
 import time
@@ -29,6 +28,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import TensorDataset
 
+from harmonic.experiments.checks import check_int, check_milestones, check_number
 from harmonic.results import atomic_write_bytes
 
 Augment = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
@@ -63,45 +63,6 @@ def seed_everything(seed: int) -> None:
         raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
     random.seed(seed)
     torch.manual_seed(seed)
-
-
-def check_int(name: str, value: Any, minimum: int = 1, *, optional: bool = False) -> None:
-    """``value`` must be an integer (not a bool, not a float such as ``2.0``) >= ``minimum``
-    (or None where ``optional``); a ValueError naming ``name`` otherwise."""
-    if optional and value is None:
-        return
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-        expected = {1: "a positive integer", 0: "a non-negative integer"}.get(minimum, f"an integer >= {minimum}")
-        raise ValueError(f"{name} must be {expected}{' or None' if optional else ''}, got {value!r}")
-
-
-def check_number(name: str, value: Any, minimum: float = 0.0, *, strict: bool = True,
-                 optional: bool = False) -> None:
-    """``value`` must be a real number > ``minimum`` (>= with ``strict=False``), or None where
-    ``optional``; a ValueError naming ``name`` otherwise."""
-    if optional and value is None:
-        return
-    ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and value == value  # not NaN
-    if not ok or (value <= minimum if strict else value < minimum):
-        if minimum == 0:
-            expected = "a positive number" if strict else "a number >= 0"
-        else:
-            expected = f"a number {'>' if strict else '>='} {minimum:g}"
-        raise ValueError(f"{name} must be {expected}{' or None' if optional else ''}, got {value!r}")
-
-
-def check_milestones(milestones: Any, epochs: int | None) -> None:
-    """Milestones of a multistep schedule: increasing positive integers within the run
-    (<= ``epochs``; not checked when ``epochs`` is None)."""
-    if isinstance(milestones, (str, bytes)) or not isinstance(milestones, (list, tuple)):
-        raise ValueError(f"milestones must be a list of epochs (increasing positive integers <= epochs), "
-                         f"got {milestones!r}")
-    for value in milestones:
-        check_int("milestones", value)
-        if epochs is not None and value > epochs:
-            raise ValueError(f"milestones must lie within the run (<= epochs={epochs}), got {list(milestones)}")
-    if any(b <= a for a, b in zip(milestones, milestones[1:])):
-        raise ValueError(f"milestones must be increasing, got {list(milestones)}")
 
 
 def make_optimizer(
