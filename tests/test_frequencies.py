@@ -3,7 +3,7 @@ import math
 import pytest
 import torch
 
-from harmonic.mlp.frequencies import FREQ_SCHEMES, neuron_frequencies
+from harmonic.mlp.frequencies import FREQ_SCHEMES, neuron_frequencies, shared_periods
 
 
 def test_seed_first_layer_512_neurons_capped_at_5():
@@ -90,3 +90,9 @@ def test_bad_arguments_name_the_parameter(kwargs, parameter):
     args = dict(n=4, base_freq=1.0, max_freq=3.0) | kwargs
     with pytest.raises(ValueError, match=rf"^{parameter} must"):
         neuron_frequencies(**args)
+
+
+def test_shared_periods_counts_the_neurons_at_the_cap():
+    periods = shared_periods([512, 256], [5.0, 3.0]).set_index("layer")
+    assert periods["neurons at the largest f"].tolist() == [508, 254]
+    assert shared_periods([8], [100.0], scheme="harmonic")["neurons at the largest f"].tolist() == [1]

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from harmonic import pipeline
-from harmonic.analysis import report, study
+from harmonic.analysis import report
 
 
 def _notebook(tmp_path, folder: str):
@@ -76,23 +76,6 @@ def test_claim_check_uses_every_seed_and_the_verdict_names_the_baseline():
     text = report.claim_verdict(check.reset_index(), 95.0)
     assert "The claim holds here" in text and "by epoch 2" in text and "not specific" in text
     assert "NaN" not in report.claim_check(_runs("harmonic", {0: [90.0]}), 95.0).to_string()
-
-
-def test_shared_periods_counts_the_neurons_at_the_cap():
-    periods = study.shared_periods([512, 256], [5.0, 3.0]).set_index("layer")
-    assert periods["neurons at the largest f"].tolist() == [508, 254]
-    assert study.shared_periods([8], [100.0], scheme="harmonic")["neurons at the largest f"].tolist() == [1]
-
-
-def test_summary_view_gives_no_verdict_from_one_seed():
-    table = pd.DataFrame({
-        "dataset": "mnist", "variant": ["seed-faithful", "relu"], "family": None, "model": ["harmonic", "relu"],
-        "seed": 0, "epochs": 2, "test_acc": [97.0, 96.0], "n_parameters": 10, "hidden_sizes": "512x256",
-        "seconds_per_epoch": 1.0, "subset": 5000})
-    view = study.summary_view(study.summary(table))
-    assert view.set_index("variant").loc["seed-faithful", "verdict"] == "one seed: no verdict"
-    text = study.findings_text(study.summary(table))
-    assert "at or above" not in text and "no comparison with ReLU is drawn" in text
 
 
 def test_glue_without_myst_nb_is_a_no_op(monkeypatch, capsys):

@@ -1,57 +1,25 @@
-"""The Harmonic-MLP study (issue #5): tidy table, summary, findings, the study profile and its chapter.
+"""The Harmonic-MLP study (issue #5): tidy table, summary, the study profile and its chapter.
 
-The synthetic result folders below are test fixtures for the aggregation logic (numbers chosen so
-that the expected means, baselines and verdicts can be checked by hand), never results.
+``study_dir`` (:mod:`study_fixtures`) is a synthetic study: test fixtures for the aggregation logic, never results.
 """
 
 from __future__ import annotations
 
 import ast
 import json
-from dataclasses import asdict, fields
+from dataclasses import fields
 from pathlib import Path
 
 import pandas as pd
 import pytest
 import yaml
 
-from harmonic import pipeline, results
+from harmonic import pipeline
 from harmonic.analysis import study
 from harmonic.experiments.mlp import MLPConfig, config_from, run_mlp_grid
 from harmonic.mlp import build_model
 
-# (dataset, variant, model, extra MLPConfig fields, final test accuracy of seeds 0, 1, 2)
-FIXTURE = [
-    ("mnist", "seed-faithful", "harmonic", {}, (98.0, 98.2, 98.4)),
-    ("mnist", "fao-off", "harmonic", {"freq_scale_factor": None}, (98.1, 98.3, 98.5)),
-    ("mnist", "freq-linear", "harmonic", {"model_options": {"freq_scheme": "linear"}}, (98.6, 98.7, 98.8)),
-    ("mnist", "relu", "relu", {}, (98.3, 98.4, 98.5)),
-    ("mnist", "relu-lr-3e-3", "relu", {"lr": 0.003}, (98.5, 98.6, 98.7)),
-    ("fashion-mnist", "seed-faithful", "harmonic", {}, (89.0, 89.2, 89.4)),
-    ("fashion-mnist", "relu", "relu", {}, (88.0, 88.5, 89.0)),
-]
-
-
-def _params(dataset: str, model: str, seed: int, extra: dict) -> dict:
-    config = MLPConfig(dataset=dataset, model=model, seed=seed, epochs=3, **extra)
-    return asdict(config) | {"n_parameters": 1000 if model == "harmonic" else 900}
-
-
-@pytest.fixture
-def study_dir(tmp_path: Path) -> Path:
-    """Result folders named as the study profile names them, three epochs each."""
-    root = tmp_path / "mlp-study"
-    for dataset, variant, model, extra, finals in FIXTURE:
-        for seed, final in enumerate(finals):
-            metrics = [
-                {"epoch": 1, "train_loss": 0.5, "test_acc": final - 2.0, "lr": 1e-3, "seconds": 1.0},
-                {"epoch": 2, "train_loss": 0.3, "test_acc": final + 0.5, "lr": 1e-3, "seconds": 2.0},
-                {"epoch": 3, "train_loss": 0.2, "test_acc": final, "lr": 1e-3, "seconds": 3.0},
-            ]
-            record = {"params": _params(dataset, model, seed, extra), "seed": seed, "device": "cpu",
-                      "git": {"commit": "0" * 40, "dirty": False}}
-            results.save_run(root, f"{variant}-dataset{dataset}-{model}-s{seed}", metrics, record)
-    return root
+from study_fixtures import FIXTURE, study_dir  # noqa: F401 (the fixture)
 
 
 # --------------------------------------------------------------------------- naming
@@ -75,6 +43,21 @@ def test_variant_of_strips_model_seed_and_grid_suffix():
 ])
 def test_family_of(variant, family):
     assert study.family_of(variant) == family
+
+
+def test_every_name_of_the_study_is_reachable_from_study():
+    """The chapters call ``study.<name>`` for the names now defined beside it: each is the defining module's object."""
+    from harmonic.analysis import study_coverage, study_findings, study_views
+    from harmonic.figures import mlp
+    from harmonic.mlp import frequencies
+
+    for name in study.__all__:
+        assert getattr(study, name) is not None
+    assert study.summary_view is study_views.summary_view and study.findings is study_findings.findings
+    assert study.coverage_note is study_coverage.coverage_note and study.family_curves is mlp.family_curves
+    assert study.shared_periods is frequencies.shared_periods
+    with pytest.raises(AttributeError):
+        study.no_such_name
 
 
 # --------------------------------------------------------------------------- table
@@ -162,15 +145,6 @@ def test_summary_keeps_budgets_apart(study_dir, tmp_path):
     assert rows["relu_mean"].tolist() == pytest.approx([98.6, 88.6])
 
 
-def test_findings_are_computed_from_the_summary(study_dir):
-    text = study.findings(study.summary(study.study_table(study_dir)))
-    assert "Best harmonic variant: `freq-linear`, 98.70 ± 0.10 %" in text
-    assert "meets the 98.5 % target" in text and "Best ReLU variant: `relu-lr-3e-3`" in text
-    assert "`fao-off` minus `seed-faithful`: +0.10 points, within the seed-to-seed std (0.20)" in text
-    assert "`freq-linear` (+0.10)" in text
-    assert study.findings(study.summary(pd.DataFrame(columns=list(study.TABLE_COLUMNS)))).startswith("No recorded")
-
-
 def test_same_settings_pairs_each_harmonic_variant_with_its_relu_twin(study_dir):
     table = study.study_table(study_dir)
     pairs = study.same_settings(table)
@@ -184,22 +158,9 @@ def test_same_settings_pairs_each_harmonic_variant_with_its_relu_twin(study_dir)
         ("fashion-mnist", "seed-faithful"): ("relu", pytest.approx(0.7), "above"),
     }
     assert pairs.loc[pairs["variant"] == "freq-linear", "harmonic_acc"].item() == "98.70 ± 0.10"
-    note = study.same_settings_note(pairs)
-    assert "- mnist: of 3 harmonic variants with a ReLU twin, 1 above it, 2 within the seed-to-seed std" in note
-    assert "best against its twin: `freq-linear` vs `relu` (+0.30 points)" in note
     without_default_relu = table[~((table["variant"] == "relu") & (table["dataset"] == "mnist"))]
     assert set(study.same_settings(without_default_relu)["dataset"]) == {"fashion-mnist"}
     assert study.same_settings(table, epoch_budget=2).empty
-    assert study.same_settings_note(study.same_settings(table, epoch_budget=2)).startswith("No harmonic variant")
-
-
-def test_figures_are_saved(study_dir, tmp_path):
-    runs = study.study_runs(study_dir)
-    table = study.study_table(study_dir)
-    study.family_curves(runs, path=tmp_path / "families.png")
-    study.frequency_accuracy(table, path=tmp_path / "frequencies.png")
-    study.variant_accuracy(table, path=tmp_path / "variants.png")
-    assert all((tmp_path / f"{n}.png").stat().st_size > 0 for n in ("families", "frequencies", "variants"))
 
 
 # --------------------------------------------------------------------------- a real run
@@ -326,48 +287,3 @@ def test_chapter_notebook_runs_on_recorded_runs(study_dir, tmp_path):
     # the full study's three figures (variants, frequency distributions, families); the reduced runs get tables only
     assert len(list((tmp_path / "figures").glob("*.png"))) == 3
     assert (tmp_path / "reference.csv").read_text() == study.study_table(study_dir).to_csv(index=False)
-
-
-# --------------------------------------------------------------------------- coverage
-def test_planned_study_reads_the_plan():
-    planned = study.planned_study("study")
-    variants = {p.stem for p in (pipeline.PARAMS / "study" / "variants").glob("*.yaml")}
-    assert len(planned) == 2 * len(variants)
-    assert set(planned["variant"]) == variants and set(planned["dataset"]) == {"mnist", "fashion-mnist"}
-    assert (planned["seeds"] == 5).all() and (planned["epochs"] == 20).all()
-
-
-def test_coverage_tells_complete_partial_and_missing_apart(study_dir):
-    table = study.study_table(study_dir)  # three seeds of three epochs per (dataset, variant)
-    planned = pd.DataFrame([
-        {"dataset": "mnist", "variant": "relu", "family": "reference", "seeds": 3, "epochs": 3},
-        {"dataset": "mnist", "variant": "fao-off", "family": "frequency-aware optimizer", "seeds": 5, "epochs": 3},
-        {"dataset": "mnist", "variant": "freq-linear", "family": "frequency distribution", "seeds": 3, "epochs": 20},
-        {"dataset": "fashion-mnist", "variant": "act-snake", "family": "activation", "seeds": 5, "epochs": 3},
-    ])
-    got = study.coverage(table, planned).set_index(["dataset", "variant"])
-    assert got.loc[("mnist", "relu"), "status"] == "complete"
-    assert got.loc[("mnist", "fao-off"), ["recorded_seeds", "status"]].tolist() == [3, "partial"]
-    # runs shorter than the planned budget do not count
-    assert got.loc[("mnist", "freq-linear"), ["recorded_seeds", "status"]].tolist() == [0, "not run"]
-    assert got.loc[("fashion-mnist", "act-snake"), "status"] == "not run"
-    assert study.coverage(pd.DataFrame(columns=list(study.TABLE_COLUMNS)), planned)["status"].eq("not run").all()
-
-
-def test_findings_compare_each_family_with_the_seed(study_dir):
-    text = study.findings(study.summary(study.study_table(study_dir)))
-    assert "- Frequency distribution: best harmonic variant `freq-linear`, +0.50 points against " \
-           "`seed-faithful` (larger than the seed-to-seed std (0.20))." in text
-    assert "- Frequency-aware optimizer: best harmonic variant `fao-off`, +0.10 points" in text
-
-
-def test_coverage_note_names_what_is_missing(study_dir):
-    planned = pd.DataFrame([
-        {"dataset": "mnist", "variant": "relu", "family": "reference", "seeds": 3, "epochs": 3},
-        {"dataset": "fashion-mnist", "variant": "act-snake", "family": "activation", "seeds": 3, "epochs": 3},
-    ])
-    table = study.study_table(study_dir)
-    note = study.coverage_note(study.coverage(table, planned))
-    assert note.startswith("Recorded: 1 of 2 planned (dataset, variant) pairs complete (3 seeds × 3 epochs each)")
-    assert "1 not run — fashion-mnist: `act-snake`." in note
-    assert study.coverage_note(study.coverage(table, planned.iloc[:1])).endswith(": the whole plan.")

@@ -1,4 +1,4 @@
-"""The Harmonic-MLP study (issue #5): one tidy table of recorded runs, its summary and figures.
+"""The Harmonic-MLP study (issue #5): one tidy table of recorded runs and its summary.
 
 Each variant of the study is a parameter file of ``notebooks/mnist_harmonic_mlp.ipynb``
 (``notebooks/params/study/variants/<variant>.yaml``) run by :mod:`harmonic.pipeline` over a
@@ -6,12 +6,18 @@ grid of datasets, so a run folder is named ``<variant>-dataset<dataset>-<model>-
 (:func:`variant_of` recovers the variant). :func:`study_table` turns the recorded runs
 (:func:`harmonic.results.load_runs`) into one row per run; :func:`summary` aggregates the
 seeds of each (dataset, variant) and compares it with the 98.5 % MNIST target and with the
-best ReLU baseline of the same dataset and width; :func:`findings` states, computed from the
-summary, which variant is best. Nothing here types in a number of its own.
+best ReLU baseline of the same dataset and width. Nothing here types in a number of its own.
+
+The rest of the study lives beside it and is reachable from here too (``study.<name>``, as the
+chapters call it): :mod:`~harmonic.analysis.study_findings` (sentences computed from the summary),
+:mod:`~harmonic.analysis.study_coverage` (how much of the plan is recorded),
+:mod:`~harmonic.analysis.study_views` (the tables for reading), :mod:`harmonic.figures.mlp` (the
+plots) and :func:`harmonic.mlp.frequencies.shared_periods` (the model's periods).
 """
 
 from __future__ import annotations
 
+import importlib
 import inspect
 import json
 import os
@@ -19,14 +25,22 @@ import re
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
-import matplotlib.pyplot as plt
 import pandas as pd
-import seaborn as sns
 
-from harmonic.figures import integer_epochs, save
 from harmonic.pipeline import point_suffix
 from harmonic.analysis.report import last_epoch, mean_std
+from harmonic.mlp.frequencies import shared_periods
 from harmonic.results import atomic_write_text, load_runs
+
+#: Names of the study defined beside this module, by module. They import this one (the naming and
+#: the constants), so they are imported when first asked for (:func:`__getattr__`), not here.
+_ELSEWHERE: dict[str, tuple[str, ...]] = {
+    "harmonic.analysis.study_findings": ("findings", "same_settings_note"),
+    "harmonic.analysis.study_coverage": ("coverage", "coverage_note", "planned_study"),
+    "harmonic.analysis.study_views": ("VARIANT_LABELS", "findings_text", "same_settings_text", "split_constant",
+                                      "summary_view", "twins_view", "variant_label"),
+    "harmonic.figures.mlp": ("family_curves", "frequency_accuracy", "variant_accuracy"),
+}
 
 __all__ = [
     "FAMILIES",
@@ -37,22 +51,39 @@ __all__ = [
     "SUMMARY_COLUMNS",
     "TABLE_COLUMNS",
     "TARGETS",
+    "VARIANT_LABELS",
     "coverage",
     "coverage_note",
     "family_curves",
     "family_of",
     "findings",
+    "findings_text",
     "frequency_accuracy",
     "planned_study",
     "same_settings",
     "same_settings_note",
+    "same_settings_text",
+    "shared_periods",
+    "split_constant",
     "study_runs",
     "study_table",
     "summary",
+    "summary_view",
+    "twins_view",
     "variant_accuracy",
+    "variant_label",
     "variant_of",
     "write_study_table",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """``study.<name>`` for the names of ``_ELSEWHERE``: the object of the module that defines it."""
+    for module, names in _ELSEWHERE.items():
+        if name in names:
+            return getattr(importlib.import_module(module), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 #: Test-accuracy targets (%) of issue #5, per dataset: the mean over seeds must reach it.
 TARGETS: dict[str, float] = {"mnist": 98.5}
@@ -316,116 +347,6 @@ def summary(
     return rows[list(SUMMARY_COLUMNS)]
 
 
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}" + ("" if n == 1 else "s")
-
-
-def _pm(row: pd.Series) -> str:
-    return f"{row['test_acc']} % ({_plural(row['seeds'], 'seed')}, {_plural(row['epochs'], 'epoch')})"
-
-
-def _target_verdict(best: pd.Series, rows: pd.DataFrame) -> str:
-    """Whether ``best`` meets the target, which asks for both the accuracy and parity with the best
-    ReLU variant of the same width and budget (mean at or above its mean), on more than one seed."""
-    target = f"{best['target']:g} %"
-    if best["seeds"] < 2:
-        return (f"its mean {'is at or above' if best['meets_target'] else 'is below'} {target}, but from one seed: "
-                "no verdict on the target")
-    if not best["meets_target"]:
-        return f"it misses the {target} target"
-    relu = rows.set_index("variant")
-    if not isinstance(best["relu_baseline"], str) or best["relu_baseline"] not in relu.index:
-        return f"it reaches {target}, but no ReLU baseline of its width and budget is recorded: parity unknown"
-    baseline = relu.loc[best["relu_baseline"]]
-    if best["beats_relu"]:
-        return (f"it meets the {target} target: accuracy and parity with the best ReLU variant "
-                f"`{best['relu_baseline']}` ({baseline['test_acc']} %)")
-    return (f"it reaches {target} but misses the target, which also asks for at least the best ReLU variant's "
-            f"accuracy: `{best['relu_baseline']}` has {baseline['test_acc']} %")
-
-
-def _spread_verdict(diff: float, spread: float) -> str:
-    if pd.isna(spread):
-        return "one seed only: no seed-to-seed spread to compare with"
-    if abs(diff) <= spread:
-        return f"within the seed-to-seed std ({spread:.2f})"
-    return f"larger than the seed-to-seed std ({spread:.2f})"
-
-
-def findings(
-    summary_table: pd.DataFrame,
-    comparisons: Sequence[tuple[str, str]] = (("fao-off", "seed-faithful"),),
-    reference: str = "seed-faithful",
-) -> str:
-    """Markdown sentences, computed from a :func:`summary`, saying per dataset which variant is best.
-
-    For each dataset: the best harmonic variant and the best ReLU variant (highest mean test
-    accuracy), whether the best harmonic one meets the target and beats that baseline; for each
-    family of :data:`FAMILIES` with harmonic runs, its best variant against ``reference`` (the
-    seed's model); and for each pair ``(a, b)`` in ``comparisons`` (default: the
-    frequency-aware optimizer off vs on) the difference of means. Differences are set next to
-    the larger seed-to-seed std of the two.
-    """
-    if summary_table.empty:
-        return "No recorded runs: nothing to summarise."
-    lines: list[str] = []
-    for dataset, rows in summary_table.groupby("dataset", sort=True):
-        rows = rows.sort_values("mean", ascending=False)
-        harmonic = rows[rows["model"] != "relu"]
-        relu = rows[rows["model"] == "relu"]
-        lines.append(f"**{dataset}**")
-        if not harmonic.empty:
-            best = harmonic.iloc[0]
-            sentence = f"- Best harmonic variant: `{best['variant']}`, {_pm(best)}"
-            if best["meets_target"] is not None:
-                sentence += "; " + _target_verdict(best, rows)
-            lines.append(sentence + ".")
-        if not relu.empty:
-            top = relu.iloc[0]
-            lines.append(f"- Best ReLU variant: `{top['variant']}`, {_pm(top)}.")
-        if not harmonic.empty and not relu.empty:
-            beating = harmonic[harmonic["beats_relu"] == True]  # noqa: E712 (None = no baseline)
-            baseline_seeds = rows.set_index("variant")["seeds"]
-            single = [v for v, n, b in zip(harmonic["variant"], harmonic["seeds"], harmonic["relu_baseline"])
-                      if n < 2 or (isinstance(b, str) and baseline_seeds.get(b, 0) < 2)]
-            if single:
-                lines.append(f"- {_plural(len(single), 'harmonic variant')} ran with one seed (or against a "
-                             "one-seed baseline): no seed-to-seed spread, so no comparison with ReLU is drawn "
-                             "for them.")
-                beating = beating[~beating["variant"].isin(single)]
-                if beating.empty and len(single) == len(harmonic):
-                    beating = None
-            if beating is None:
-                pass
-            elif beating.empty:
-                lines.append("- No harmonic variant reaches the best ReLU baseline of its width and budget.")
-            else:
-                names = ", ".join(f"`{v}` ({d:+.2f})" for v, d in zip(beating["variant"], beating["vs_relu"]))
-                lines.append(f"- Harmonic variants at or above the best ReLU baseline of their width and "
-                             f"budget (difference of means, points): {names}.")
-        by_variant = rows.drop_duplicates("variant").set_index("variant")
-        if reference in by_variant.index:
-            ref = by_variant.loc[reference]
-            for family, _ in FAMILIES:
-                members = harmonic[harmonic["family"] == family]
-                if members.empty:
-                    continue
-                top = members.iloc[0]
-                diff = top["mean"] - ref["mean"]
-                spread = max(top["std"], ref["std"]) if min(top["seeds"], ref["seeds"]) > 1 else float("nan")
-                lines.append(f"- {family.capitalize()}: best harmonic variant `{top['variant']}`, "
-                             f"{diff:+.2f} points against `{reference}` ({_spread_verdict(diff, spread)}).")
-        for a, b in comparisons:
-            if a not in by_variant.index or b not in by_variant.index:
-                continue
-            ra, rb = by_variant.loc[a], by_variant.loc[b]
-            diff = ra["mean"] - rb["mean"]
-            spread = max(ra["std"], rb["std"]) if min(ra["seeds"], rb["seeds"]) > 1 else float("nan")
-            lines.append(f"- `{a}` minus `{b}`: {diff:+.2f} points, {_spread_verdict(diff, spread)}.")
-        lines.append("")
-    return "\n".join(lines).strip() + "\n"
-
-
 def same_settings(table: pd.DataFrame, epoch_budget: int | None = None) -> pd.DataFrame:
     """Each harmonic variant against the ReLU variant trained with exactly its settings.
 
@@ -458,344 +379,3 @@ def same_settings(table: pd.DataFrame, epoch_budget: int | None = None) -> pd.Da
                                   "test_acc_relu": "relu_acc"})
     pairs = pairs.sort_values(["dataset", "difference"], ascending=[True, False]).reset_index(drop=True)
     return pairs[list(SAME_SETTINGS_COLUMNS)]
-
-
-def same_settings_note(pairs: pd.DataFrame) -> str:
-    """One computed sentence per dataset summarising :func:`same_settings`."""
-    if pairs.empty:
-        return "No harmonic variant has a ReLU variant with identical training settings recorded."
-    lines = []
-    for dataset, rows in pairs.groupby("dataset", sort=True):
-        counts = rows["verdict"].value_counts()
-        best = rows.iloc[0]
-        lines.append(
-            f"- {dataset}: of {_plural(len(rows), 'harmonic variant')} with a ReLU twin, "
-            f"{counts.get('above', 0)} above it, {counts.get('within std', 0)} within the seed-to-seed std "
-            f"and {counts.get('below', 0)} below it; best against its twin: `{best['variant']}` vs "
-            f"`{best['relu_variant']}` ({best['difference']:+.2f} points)."
-        )
-    return "\n".join(lines) + "\n"
-
-
-# --------------------------------------------------------------------------- coverage
-def planned_study(profile: str = "study", group: str = "mlp-study") -> pd.DataFrame:
-    """What a profile's plan asks of the study: one row per (dataset, variant) with the planned
-    ``seeds`` (count) and ``epochs``, read from ``notebooks/params/<profile>/plan.yaml``."""
-    from harmonic.pipeline import load_plan
-
-    rows = []
-    for job in load_plan(profile):
-        p = job.parameters
-        if Path(p["results_dir"]).name != group:
-            continue
-        model = p["models"][0]
-        variant = variant_of(f"{p['run_name']}-{model}-s0", model, 0, {"dataset": p.get("dataset", "mnist")})
-        rows.append({"dataset": p.get("dataset", "mnist"), "variant": variant, "family": family_of(variant),
-                     "seeds": len(p["seeds"]), "epochs": int(p["epochs"])})
-    return pd.DataFrame(rows, columns=["dataset", "variant", "family", "seeds", "epochs"])
-
-
-def coverage(table: pd.DataFrame, planned: pd.DataFrame) -> pd.DataFrame:
-    """Planned (dataset, variant) pairs next to what ``table`` (:func:`study_table`) records.
-
-    Columns: ``dataset``, ``variant``, ``family``, ``planned_seeds``, ``planned_epochs``,
-    ``recorded_seeds`` (runs that reached the planned epochs) and ``status``: ``"complete"``,
-    ``"partial"`` (fewer seeds) or ``"not run"``. Sorted by status, dataset, variant.
-    """
-    out = planned.rename(columns={"seeds": "planned_seeds", "epochs": "planned_epochs"})
-    runs = table[["dataset", "variant", "epochs"]].merge(out[["dataset", "variant", "planned_epochs"]],
-                                                         on=["dataset", "variant"])
-    reached = runs[runs["epochs"] >= runs["planned_epochs"]].groupby(["dataset", "variant"]).size()
-    out = out.merge(reached.rename("recorded_seeds").reset_index(), on=["dataset", "variant"], how="left")
-    out["recorded_seeds"] = out["recorded_seeds"].fillna(0).astype(int)
-    out["status"] = ["complete" if r >= p else "partial" if r > 0 else "not run"
-                     for r, p in zip(out["recorded_seeds"], out["planned_seeds"])]
-    order = {"complete": 0, "partial": 1, "not run": 2}
-    out = out.sort_values(["status", "dataset", "variant"], key=lambda c: c.map(order) if c.name == "status" else c)
-    return out.reset_index(drop=True)
-
-
-def coverage_note(cover: pd.DataFrame) -> str:
-    """One Markdown sentence on a :func:`coverage` table: how much of the plan is recorded."""
-    if cover.empty:
-        return "The plan holds no study run."
-    counts = cover["status"].value_counts()
-    complete = int(counts.get("complete", 0))
-    seeds, epochs = cover["planned_seeds"].max(), cover["planned_epochs"].max()
-    text = (f"Recorded: {complete} of {len(cover)} planned (dataset, variant) pairs complete "
-            f"({seeds} seeds × {epochs} epochs each)")
-    rest = [f"{int(counts[s])} {s}" for s in ("partial", "not run") if counts.get(s, 0)]
-    if not rest:
-        return text + ": the whole plan."
-    missing = cover[cover["status"] != "complete"]
-    by_dataset = "; ".join(f"{d}: " + ", ".join(f"`{v}`" for v in g["variant"])
-                           for d, g in missing.groupby("dataset", sort=True))
-    return f"{text}, {' and '.join(rest)} — {by_dataset}. Conclusions below hold for the recorded pairs only."
-
-
-# --------------------------------------------------------------------------- figures
-def family_curves(
-    runs: pd.DataFrame,
-    metric: str = "test_acc",
-    references: Sequence[str] = REFERENCE_VARIANTS,
-    path: str | os.PathLike | None = None,
-) -> plt.Figure:
-    """Test accuracy (``metric``) against epoch: one row of panels per family, one column per dataset.
-
-    ``runs`` is :func:`study_runs`. Each panel shows the family's variants and the
-    ``references`` (dashed); lines are means over seeds, bands ± one std (as the tables).
-    """
-    sns.set_theme(style="whitegrid", context="notebook")
-    families = [f for f, _ in FAMILIES if (runs["family"] == f).any()] or ["reference"]
-    datasets = sorted(runs["dataset"].unique())
-    fig, axes = plt.subplots(len(families), len(datasets), figsize=(6.5 * len(datasets), 3.4 * len(families)),
-                             squeeze=False)
-    for row, family in enumerate(families):
-        for col, dataset in enumerate(datasets):
-            ax = axes[row][col]
-            data = runs[(runs["dataset"] == dataset)
-                        & ((runs["family"] == family) | runs["variant"].isin(references))]
-            if data.empty:
-                ax.set_visible(False)
-                continue
-            data = data.assign(variant=data["variant"].map(variant_label))
-            order = sorted(data["variant"].unique(), key=lambda v: (v not in references, v))
-            dashes = {v: (4, 2) if v in references else "" for v in order}
-            sns.lineplot(data=data, x="epoch", y=metric, hue="variant", hue_order=order, style="variant",
-                         style_order=order, dashes=dashes, errorbar="sd", ax=ax)
-            ax.set_title(f"{dataset}: {family}", fontsize="medium")
-            ax.set_ylabel("test accuracy (%)" if metric == "test_acc" else metric)
-            integer_epochs(ax, data["epoch"])
-            final = data[data["epoch"] == data["epoch"].max()].groupby("variant")[metric].mean()
-            low, off = _readable_floor(final)
-            if off:
-                ax.set_ylim(bottom=low)
-                ax.text(0.01, 0.02, "off scale: " + ", ".join(f"{v} ({m:.1f} %)" for v, m in off.items()),
-                        transform=ax.transAxes, fontsize="x-small", va="bottom")
-            ax.legend(fontsize="x-small", loc="lower right")
-    fig.tight_layout()
-    return save(fig, path)
-
-
-def _readable_floor(means: pd.Series, window: float = 12.0) -> tuple[float | None, dict[str, float]]:
-    """The lower axis limit that keeps variants within ``window`` points of the best readable, and
-    the variants (name → mean) that fall below it and are marked as off scale instead."""
-    if means.empty:
-        return None, {}
-    best = means.max()
-    kept = means[means >= best - window]
-    low = kept.min() - max(0.5, 0.1 * (best - kept.min()))
-    off = {v: float(m) for v, m in means.items() if m < low}
-    return (low if off else None), off
-
-
-def _seeds_with_mean_std(ax: plt.Axes, data: pd.DataFrame, category: str, vertical: bool,
-                         hue: str | None = None, hue_order: Sequence[str] | None = None) -> list[str]:
-    """Seeds as points and mean ± std in black, one category per tick, best mean first; returns the order."""
-    stats = data.groupby(category)["test_acc"].agg(["mean", "std"]).sort_values("mean", ascending=False)
-    order = stats.index.tolist()
-    axes = {"x": category, "y": "test_acc"} if vertical else {"x": "test_acc", "y": category}
-    sns.stripplot(data=data, **axes, order=order, hue=hue, hue_order=hue_order, alpha=0.6, jitter=0.15,
-                  color=None if hue else "C0", ax=ax)
-    positions = range(len(order))
-    error = stats["std"].fillna(0.0)
-    if vertical:
-        ax.errorbar(positions, stats["mean"], yerr=error, fmt="o", color="black", capsize=4, label="mean ± std")
-    else:
-        ax.errorbar(stats["mean"], positions, xerr=error, fmt="o", color="black", capsize=4, label="mean ± std")
-    # errorbar rescales the categorical axis: one slot per category again (first on top when horizontal)
-    if vertical:
-        ax.set_xlim(-0.5, len(order) - 0.5)
-    else:
-        ax.set_ylim(len(order) - 0.5, -0.5)
-    return order
-
-
-def frequency_accuracy(
-    table: pd.DataFrame,
-    reference: str = "seed-faithful",
-    path: str | os.PathLike | None = None,
-) -> plt.Figure:
-    """Final test accuracy per frequency distribution (one panel per dataset; points are seeds,
-    black mean ± std), best first. ``reference`` (the seed: capped frequencies) is shown as ``capped``."""
-    sns.set_theme(style="whitegrid", context="notebook")
-    data = table[(table["family"] == "frequency distribution") | (table["variant"] == reference)]
-    datasets = sorted(data["dataset"].unique()) or ["(no runs)"]
-    fig, axes = plt.subplots(len(datasets), 1, figsize=(7.0, 3.4 * len(datasets)), squeeze=False)
-    for ax, dataset in zip(axes[:, 0], datasets):
-        subset = data[data["dataset"] == dataset]
-        if subset.empty:
-            ax.set_visible(False)
-            continue
-        names = {"capped": "capped (seed)", "harmonic": "uncapped"}
-        subset = subset.assign(freq_scheme=subset["freq_scheme"].map(lambda v: names.get(v, v)))
-        _seeds_with_mean_std(ax, subset, "freq_scheme", vertical=True)
-        ax.set_title(dataset)
-        ax.set_xlabel("distribution of the values f_i")
-        ax.set_ylabel("final test accuracy (%)")
-    fig.tight_layout()
-    return save(fig, path)
-
-
-def variant_accuracy(
-    table: pd.DataFrame,
-    targets: Mapping[str, float] | None = None,
-    path: str | os.PathLike | None = None,
-) -> plt.Figure:
-    """Final test accuracy of every variant (points: seeds, coloured by model; black: mean ± std),
-    best first, one panel per dataset; a dotted line marks the dataset's target (:data:`TARGETS`)
-    and a dashed one the best ReLU variant's mean."""
-    targets = TARGETS if targets is None else targets
-    sns.set_theme(style="whitegrid", context="notebook")
-    datasets = sorted(table["dataset"].unique()) or ["(no runs)"]
-    models = sorted(table["model"].unique())
-    n_variants = max(1, table["variant"].nunique())
-    fig, axes = plt.subplots(len(datasets), 1, figsize=(7.5, (1.8 + 0.3 * n_variants) * len(datasets)),
-                             squeeze=False)  # stacked: each panel is read at the text's width
-    for ax, dataset in zip(axes[:, 0], datasets):
-        subset = table[table["dataset"] == dataset]
-        if subset.empty:
-            ax.set_visible(False)
-            continue
-        subset = subset.assign(variant=subset["variant"].map(variant_label))
-        order = _seeds_with_mean_std(ax, subset, "variant", vertical=False, hue="model", hue_order=models)
-        means = subset.groupby("variant")["test_acc"].mean()
-        low, off = _readable_floor(means)
-        if off:  # a far worse variant would squeeze every other one into a corner of the axis
-            ax.set_xlim(left=low)
-            for variant, mean in off.items():
-                ax.annotate(f"◀ off scale: {mean:.1f} %", (low, order.index(variant)), xytext=(4, 0),
-                            textcoords="offset points", va="center", fontsize="x-small")
-        relu = subset[subset["model"] == "relu"].groupby("variant")["test_acc"].mean()
-        if not relu.empty:
-            ax.axvline(relu.max(), linestyle="--", color="grey", linewidth=1, label=f"best ReLU ({relu.idxmax()})")
-        if dataset in targets:
-            ax.axvline(targets[dataset], linestyle=":", color="red", linewidth=1,
-                       label=f"target {targets[dataset]:g} %")
-        ax.set_xlim(right=min(100.0, float(subset["test_acc"].max()) + 0.5))
-        ax.set_title(dataset)
-        ax.set_xlabel("final test accuracy (%)")
-        ax.set_ylabel("")
-        ax.legend(fontsize="x-small", loc="lower right")
-    fig.tight_layout()
-    return save(fig, path)
-
-
-# --------------------------------------------------------------------------- the model's periods
-def shared_periods(hidden_sizes: Sequence[int], max_freqs: Sequence[float], base_freq: float = 1.0,
-                   scheme: str = "capped") -> pd.DataFrame:
-    """How many neurons of each hidden layer share one f under ``scheme`` (the seed: ``"capped"``).
-
-    f_i is the period of the activation sin(2π z / f_i) (:func:`harmonic.mlp.frequencies.neuron_frequencies`):
-    larger f oscillates more slowly. Columns: ``layer`` (1-based), ``neurons``, ``distinct f``,
-    ``smallest f``, ``largest f``, ``neurons at the largest f`` (with the cap: the neurons whose f is
-    the cap ``f_max``).
-    """
-    from harmonic.mlp.frequencies import neuron_frequencies
-
-    rows = []
-    for layer, (width, cap) in enumerate(zip(hidden_sizes, max_freqs), 1):
-        f = neuron_frequencies(int(width), float(base_freq), float(cap), scheme)
-        rows.append({"layer": layer, "neurons": int(width), "distinct f": int(f.unique().numel()),
-                     "smallest f": float(f.min()), "largest f": float(f.max()),
-                     "neurons at the largest f": int((f == f.max()).sum())})
-    return pd.DataFrame(rows)
-
-
-# --------------------------------------------------------------------------- for reading
-#: Names shown for variants whose file name would say more than the variant is.
-VARIANT_LABELS: dict[str, str] = {
-    # sin(30 z) with SIREN's omega_0 but the seed's initialisation, BatchNorm and residual: not SIREN
-    "act-siren": "act-sin30z (not SIREN)",
-}
-
-
-def variant_label(variant: str) -> str:
-    """The name a reader sees for ``variant`` (:data:`VARIANT_LABELS`, else the variant itself)."""
-    return VARIANT_LABELS.get(variant, variant)
-
-
-def _relabel(text: str) -> str:
-    for variant, label in VARIANT_LABELS.items():
-        text = text.replace(f"`{variant}`", f"`{label}`")
-    return text
-
-
-def summary_view(summary_table: pd.DataFrame) -> pd.DataFrame:
-    """A :func:`summary` for reading: readable headers with units, the training set in words, the
-    difference with the best ReLU variant of the same width and budget (``ReLU baseline``), and a
-    verdict that says "one seed: no verdict" where there is no seed-to-seed spread. No NaN: missing
-    cells are None."""
-    if summary_table.empty:
-        return pd.DataFrame(columns=["dataset", "variant", "model", "parameters", "test accuracy (%)", "seeds",
-                                     "epochs", "training images", "ReLU baseline", "vs ReLU (points)", "verdict"])
-    rows = summary_table.copy()
-    by_variant = rows.set_index(["dataset", "variant"])
-
-    def verdict(row: pd.Series) -> str | None:
-        if row["model"] == "relu" or not isinstance(row["relu_baseline"], str):
-            return None
-        baseline = by_variant.loc[(row["dataset"], row["relu_baseline"])]
-        if isinstance(baseline, pd.DataFrame):
-            baseline = baseline.iloc[0]
-        if min(row["seeds"], baseline["seeds"]) < 2:
-            return "one seed: no verdict"
-        spread = max(row["std"], baseline["std"])
-        if abs(row["vs_relu"]) <= spread:
-            return "within the seeds' std"
-        return "above" if row["vs_relu"] > 0 else "below"
-
-    view = pd.DataFrame({
-        "dataset": rows["dataset"],
-        "variant": rows["variant"].map(variant_label),
-        "model": rows["model"],
-        "parameters": rows["n_parameters"].astype(int),
-        "test accuracy (%)": rows["test_acc"],
-        "seeds": rows["seeds"].astype(int),
-        "epochs": rows["epochs"].astype(int),
-        "training images": [f"{int(s):,}" if s is not None and pd.notna(s) else "all" for s in rows["subset"]],
-        "ReLU baseline": [variant_label(b) if isinstance(b, str) else None for b in rows["relu_baseline"]],
-        "vs ReLU (points)": rows["vs_relu"].astype(object).where(rows["vs_relu"].notna(), None),
-        "verdict": [verdict(row) for _, row in rows.iterrows()],
-    })
-    return view.reset_index(drop=True)
-
-
-def twins_view(pairs: pd.DataFrame) -> pd.DataFrame:
-    """A :func:`same_settings` table for reading (readable headers, None where a spread is missing)."""
-    view = pairs.rename(columns={
-        "relu_variant": "ReLU twin", "hidden_sizes": "hidden", "batch_size": "batch", "harmonic_acc":
-        "harmonic (%)", "relu_acc": "ReLU (%)", "difference": "difference (points)", "spread": "larger std",
-    }).drop(columns=["lr", "scheduler"], errors="ignore")
-    view["variant"] = view["variant"].map(variant_label)
-    view["larger std"] = view["larger std"].astype(object).where(view["larger std"].notna(), None)
-    one_seed = view["larger std"].isna()
-    view.loc[one_seed, "verdict"] = "one seed: no verdict"
-    return view.reset_index(drop=True)
-
-
-def findings_text(summary_table: pd.DataFrame, **kwargs: Any) -> str:
-    """:func:`findings` with the variants under the names a reader sees (:data:`VARIANT_LABELS`)."""
-    return _relabel(findings(summary_table, **kwargs))
-
-
-def same_settings_text(pairs: pd.DataFrame) -> str:
-    """:func:`same_settings_note` with one-seed pairs said to be no evidence and readable variant names."""
-    if pairs.empty:
-        return same_settings_note(pairs)
-    if pairs["spread"].isna().all():
-        return ("Every pair here ran with one seed: the differences below are single runs, with no "
-                "seed-to-seed spread to judge them by, and no verdict is drawn.\n")
-    return _relabel(same_settings_note(pairs))
-
-
-def split_constant(view: pd.DataFrame, columns: Sequence[str] = ("dataset", "seeds", "epochs", "training images")
-                   ) -> tuple[pd.DataFrame, str]:
-    """``view`` without those of ``columns`` that hold one value throughout, and those values in words
-    (e.g. ``"seeds: 5, epochs: 20, training images: all"``) for the table's caption."""
-    constant = [c for c in columns if c in view and view[c].nunique(dropna=False) == 1 and len(view)]
-    words = []
-    for column in constant:
-        value = view[column].iloc[0]
-        words.append(f"{column}: {value}")
-    return view.drop(columns=constant), ", ".join(words)

@@ -3,16 +3,21 @@
 The seed ("Harmonic MLP") gives hidden neuron i (0-based) the frequency
 ``f_i = min(base_freq * (i + 1), max_freq)``: a harmonic series capped at
 ``max_freq``. The other schemes are the alternatives studied in issue #5.
+:func:`shared_periods` counts the neurons of a model that share one f.
 """
 
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING, Sequence
 
 import torch
 from torch import Tensor
 
-__all__ = ["FREQ_SCHEMES", "neuron_frequencies", "check_frequency_range"]
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["FREQ_SCHEMES", "neuron_frequencies", "check_frequency_range", "shared_periods"]
 
 #: Accepted values of ``freq_scheme``.
 FREQ_SCHEMES: tuple[str, ...] = ("capped", "harmonic", "linear", "log", "random", "learnable")
@@ -70,3 +75,23 @@ def neuron_frequencies(
     else:
         raise ValueError(f"freq_scheme must be one of {FREQ_SCHEMES}; got {scheme!r}")
     return freqs.to(torch.float32)
+
+
+def shared_periods(hidden_sizes: Sequence[int], max_freqs: Sequence[float], base_freq: float = 1.0,
+                   scheme: str = "capped") -> pd.DataFrame:
+    """How many neurons of each hidden layer share one f under ``scheme`` (the seed: ``"capped"``).
+
+    f_i is the period of the activation sin(2π z / f_i) (:func:`neuron_frequencies`):
+    larger f oscillates more slowly. Columns: ``layer`` (1-based), ``neurons``, ``distinct f``,
+    ``smallest f``, ``largest f``, ``neurons at the largest f`` (with the cap: the neurons whose f is
+    the cap ``f_max``).
+    """
+    import pandas as pd
+
+    rows = []
+    for layer, (width, cap) in enumerate(zip(hidden_sizes, max_freqs), 1):
+        f = neuron_frequencies(int(width), float(base_freq), float(cap), scheme)
+        rows.append({"layer": layer, "neurons": int(width), "distinct f": int(f.unique().numel()),
+                     "smallest f": float(f.min()), "largest f": float(f.max()),
+                     "neurons at the largest f": int((f == f.max()).sum())})
+    return pd.DataFrame(rows)

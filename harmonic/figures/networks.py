@@ -1,68 +1,17 @@
-"""Figures of the book (seaborn), each saved to a file and returned for display."""
+"""Figures of Harmonic Networks (Ulicny et al.): the DCT filter bank, the harmonic block, the weight per
+frequency and the error against the parameter count (Figures 1 to 4)."""
 
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
-from matplotlib.ticker import MaxNLocator
 
+from harmonic.figures.common import save
 
-def save(fig: plt.Figure, path: str | os.PathLike | None) -> plt.Figure:
-    """Save ``fig`` as PNG at ``path`` (folders created) when a path is given."""
-    if path is not None:
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(path, dpi=120, bbox_inches="tight")
-    return fig
-
-
-def training_curves(
-    runs: pd.DataFrame,
-    hue: str,
-    metrics: tuple[str, ...] = ("train_loss", "test_acc"),
-    style: str | None = None,
-    path: str | os.PathLike | None = None,
-) -> plt.Figure:
-    """Per-epoch curves, one panel per metric; lines are means over seeds with a 95 % band."""
-    sns.set_theme(style="whitegrid", context="notebook")
-    fig, axes = plt.subplots(1, len(metrics), figsize=(5.5 * len(metrics), 3.8), squeeze=False)
-    labels = {"train_loss": "training loss", "test_acc": "test accuracy (%)", "train_acc": "training accuracy (%)",
-              "test_loss": "test loss", "lr": "learning rate",
-              "train_top1_err": "training top-1 error (%)", "val_top1_err": "validation top-1 error (%)",
-              "val_top5_err": "validation top-5 error (%)"}
-    for ax, metric in zip(axes[0], metrics):
-        sns.lineplot(data=runs, x="epoch", y=metric, hue=hue, style=style, marker="o", ax=ax, errorbar=("ci", 95))
-        ax.set_ylabel(labels.get(metric, metric))
-        integer_epochs(ax, runs["epoch"])
-        if metric == "lr":
-            ax.set_yscale("log")
-    fig.tight_layout()
-    return save(fig, path)
-
-
-def accuracy_vs(
-    final: pd.DataFrame,
-    x: str,
-    hue: str,
-    style: str | None = None,
-    log_x: bool = True,
-    y: str = "test_acc",
-    path: str | os.PathLike | None = None,
-) -> plt.Figure:
-    """Final test accuracy against a swept parameter (e.g. the learning rate), one line per configuration."""
-    sns.set_theme(style="whitegrid", context="notebook")
-    fig, ax = plt.subplots(figsize=(7, 4.2))
-    sns.lineplot(data=final, x=x, y=y, hue=hue, style=style, marker="o", ax=ax, errorbar=("ci", 95))
-    if log_x:
-        ax.set_xscale("log")
-    ax.set_ylabel("test accuracy (%)")
-    ax.legend(bbox_to_anchor=(1.02, 1), loc="upper left", fontsize="small")
-    fig.tight_layout()
-    return save(fig, path)
+__all__ = ["dct_filter_bank", "error_vs_parameters", "frequency_weight_heatmap", "harmonic_block_diagram"]
 
 
 def dct_filter_bank(
@@ -222,85 +171,4 @@ def harmonic_block_diagram(image: "torch.Tensor", path: str | os.PathLike | None
     ax.set_title("Σ w · (…): one output\nfeature (eq. 2, a 1×1 conv)", fontsize=11)
     for axis in fig.axes:
         axis.set_xticks([]), axis.set_yticks([])
-    return save(fig, path)
-
-
-def integer_epochs(ax: plt.Axes, epochs: pd.Series) -> None:
-    """Epoch ticks are whole numbers: each epoch when there are few, else integer steps."""
-    values = sorted(pd.Series(epochs).dropna().astype(int).unique())
-    if 0 < len(values) <= 16:
-        ax.set_xticks(values)
-        if len(values) == 1:
-            ax.set_xlim(values[0] - 0.5, values[0] + 0.5)
-    else:
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-
-
-#: Axis labels of the per-epoch metrics (units in the label).
-METRIC_LABELS: dict[str, str] = {
-    "train_loss": "training loss (cross-entropy)", "test_loss": "test loss (cross-entropy)",
-    "test_acc": "test accuracy (%)", "train_acc": "training accuracy (%)", "lr": "learning rate",
-}
-
-
-def epoch_curve(
-    runs: pd.DataFrame,
-    hue: str,
-    metric: str = "test_acc",
-    threshold: float | None = None,
-    labels: dict[str, str] | None = None,
-    path: str | os.PathLike | None = None,
-) -> plt.Figure:
-    """One metric against the epoch, one line per ``hue`` value: the mean over seeds, the band
-    ± one standard deviation over seeds (labelled in the legend; no band for a single seed).
-
-    Sized to be read at the width of the book's text column; epochs are integer ticks.
-    ``threshold`` draws a dotted horizontal line (e.g. a claimed accuracy); ``labels`` renames
-    the ``hue`` values in the legend.
-    """
-    sns.set_theme(style="whitegrid", context="notebook")
-    data = runs.assign(**{hue: runs[hue].map(lambda v: (labels or {}).get(v, v))})
-    seeds = data.groupby(hue)["seed"].nunique() if "seed" in data else pd.Series(dtype=int)
-    fig, ax = plt.subplots(figsize=(7.0, 3.8))
-    sns.lineplot(data=data, x="epoch", y=metric, hue=hue, marker="o", errorbar="sd", ax=ax)
-    if threshold is not None:
-        ax.axhline(threshold, linestyle=":", color="black", linewidth=1.2, label=f"{threshold:g} %")
-    integer_epochs(ax, data["epoch"])
-    ax.set_xlabel("epoch")
-    ax.set_ylabel(METRIC_LABELS.get(metric, metric))
-    band = "band: ± 1 std over seeds" if (seeds > 1).any() else "one seed: no band"
-    ax.legend(title=band, fontsize="small", title_fontsize="small")
-    fig.tight_layout()
-    return save(fig, path)
-
-
-def lr_sweep(
-    final: pd.DataFrame,
-    path: str | os.PathLike | None = None,
-) -> plt.Figure:
-    """Final test accuracy against the learning rate (log axis, ticks at the swept values written
-    as 1e-4, 3e-4, ...): one panel per configuration (stacked, so each is read at the text's width),
-    harmonic and ReLU lines in each."""
-    from harmonic.analysis.report import format_lr
-
-    sns.set_theme(style="whitegrid", context="notebook")
-    configurations = list(dict.fromkeys(final["configuration"]))
-    fig, axes = plt.subplots(len(configurations), 1, figsize=(7.0, 2.3 * len(configurations) + 0.5),
-                             sharex=True, squeeze=False)
-    lrs = sorted(final["lr"].unique())
-    for ax, configuration in zip(axes[:, 0], configurations):
-        part = final[final["configuration"] == configuration]
-        sns.lineplot(data=part, x="lr", y="test_acc", hue="model", hue_order=sorted(final["model"].unique()),
-                     marker="o", errorbar=None, ax=ax, legend=ax is axes[0][0])
-        ax.set_xscale("log")
-        if len(lrs) == 1:  # one swept value: a range around it (a log axis needs one)
-            ax.set_xlim(lrs[0] / 2, lrs[0] * 2)
-        ax.set_xticks(lrs, [format_lr(v) for v in lrs])
-        ax.minorticks_off()
-        ax.set_title(configuration, fontsize="medium")
-        ax.set_xlabel("learning rate")
-        ax.set_ylabel("test acc. (%)")
-    if axes[0][0].get_legend() is not None:
-        axes[0][0].legend(fontsize="small", loc="lower left")
-    fig.tight_layout()
     return save(fig, path)

@@ -1,0 +1,79 @@
+"""What every figure of the book shares: saving, whole-number epoch ticks, per-epoch curves and sweeps."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import pandas as pd
+import seaborn as sns
+from matplotlib.ticker import MaxNLocator
+
+__all__ = ["accuracy_vs", "integer_epochs", "save", "training_curves"]
+
+
+def save(fig: plt.Figure, path: str | os.PathLike | None) -> plt.Figure:
+    """Save ``fig`` as PNG at ``path`` (folders created) when a path is given."""
+    if path is not None:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(path, dpi=120, bbox_inches="tight")
+    return fig
+
+
+def training_curves(
+    runs: pd.DataFrame,
+    hue: str,
+    metrics: tuple[str, ...] = ("train_loss", "test_acc"),
+    style: str | None = None,
+    path: str | os.PathLike | None = None,
+) -> plt.Figure:
+    """Per-epoch curves, one panel per metric; lines are means over seeds with a 95 % band."""
+    sns.set_theme(style="whitegrid", context="notebook")
+    fig, axes = plt.subplots(1, len(metrics), figsize=(5.5 * len(metrics), 3.8), squeeze=False)
+    labels = {"train_loss": "training loss", "test_acc": "test accuracy (%)", "train_acc": "training accuracy (%)",
+              "test_loss": "test loss", "lr": "learning rate",
+              "train_top1_err": "training top-1 error (%)", "val_top1_err": "validation top-1 error (%)",
+              "val_top5_err": "validation top-5 error (%)"}
+    for ax, metric in zip(axes[0], metrics):
+        sns.lineplot(data=runs, x="epoch", y=metric, hue=hue, style=style, marker="o", ax=ax, errorbar=("ci", 95))
+        ax.set_ylabel(labels.get(metric, metric))
+        integer_epochs(ax, runs["epoch"])
+        if metric == "lr":
+            ax.set_yscale("log")
+    fig.tight_layout()
+    return save(fig, path)
+
+
+def accuracy_vs(
+    final: pd.DataFrame,
+    x: str,
+    hue: str,
+    style: str | None = None,
+    log_x: bool = True,
+    y: str = "test_acc",
+    path: str | os.PathLike | None = None,
+) -> plt.Figure:
+    """Final test accuracy against a swept parameter (e.g. the learning rate), one line per configuration."""
+    sns.set_theme(style="whitegrid", context="notebook")
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    sns.lineplot(data=final, x=x, y=y, hue=hue, style=style, marker="o", ax=ax, errorbar=("ci", 95))
+    if log_x:
+        ax.set_xscale("log")
+    ax.set_ylabel("test accuracy (%)")
+    ax.legend(bbox_to_anchor=(1.02, 1), loc="upper left", fontsize="small")
+    fig.tight_layout()
+    return save(fig, path)
+
+
+
+def integer_epochs(ax: plt.Axes, epochs: pd.Series) -> None:
+    """Epoch ticks are whole numbers: each epoch when there are few, else integer steps."""
+    values = sorted(pd.Series(epochs).dropna().astype(int).unique())
+    if 0 < len(values) <= 16:
+        ax.set_xticks(values)
+        if len(values) == 1:
+            ax.set_xlim(values[0] - 0.5, values[0] + 0.5)
+    else:
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
