@@ -27,3 +27,23 @@ def test_epochs_to_reach_is_missing_when_a_seed_never_reaches():
     runs = _runs([("a", "harmonic", 1, 96.0), ("b", "harmonic", 1, 90.0), ("b", "harmonic", 2, 94.9)])
     row = report.epochs_to_reach(runs, 95.0, by=["model"]).iloc[0]
     assert pd.isna(row["epochs_to_reach"]) and row["runs_reaching"] == 1 and row["runs"] == 2
+
+
+def test_mean_std_is_the_seeds_mean_and_sample_std_at_the_last_epoch():
+    runs = _runs([("a", "harmonic", 1, 90.0), ("a", "harmonic", 2, 96.0), ("b", "harmonic", 2, 98.0),
+                  ("c", "relu", 1, 80.0), ("c", "relu", 3, 97.125)])
+    table = report.mean_std(runs, by=["model"], with_std=True).set_index("model")
+    assert list(table.columns) == ["test_acc", "seeds", "epochs", "mean", "std"]
+    assert table.loc["harmonic", ["mean", "std", "seeds", "epochs"]].tolist() == [97.0, 2 ** 0.5, 2, 2]
+    assert table.loc["harmonic", "test_acc"] == "97.00 ± 1.41"
+    assert table.loc["relu", "test_acc"] == "97.12" and pd.isna(table.loc["relu", "std"])  # one seed: no std
+    assert "std" not in report.mean_std(runs, by=["model"]).columns
+
+
+def test_claim_check_reads_its_mean_std_cells_from_mean_std():
+    runs = _runs([("a", "harmonic", 1, 95.0), ("a", "harmonic", 2, 97.0), ("b", "harmonic", 1, 96.0),
+                  ("b", "harmonic", 2, 98.0), ("c", "relu", 2, 97.5)])  # relu: no epoch 1 recorded
+    check = report.claim_check(runs, 96.5).set_index("model")
+    assert check.loc["harmonic", "test accuracy after epoch 1 (%)"] == "95.50 ± 0.71"
+    assert check.loc["harmonic", "final test accuracy (%)"] == report.mean_std(runs, ["model"])["test_acc"][0]
+    assert check.loc["relu", ["test accuracy after epoch 1 (%)", "final test accuracy (%)"]].tolist() == ["—", "97.50"]

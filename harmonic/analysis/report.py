@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Any, Iterable, Sequence
 
 import pandas as pd
 
@@ -36,8 +36,16 @@ def mean_std(
     value: str = "test_acc",
     epoch: int | None = None,
     decimals: int = 2,
+    *,
+    with_std: bool = False,
 ) -> pd.DataFrame:
-    """Mean ± std of ``value`` at the last (or given) epoch, grouped by ``by``, with the seed count."""
+    """Mean ± std of ``value`` at the last (or given) epoch, grouped by ``by``, with the seed count.
+
+    Columns: ``by``, ``value`` (the ``"mean ± std"`` text; the mean alone for one seed), ``seeds``,
+    ``epochs`` (the last one), ``mean`` and, with ``with_std``, ``std`` (a number; NaN for one seed).
+    Every mean ± std over seeds of the package is computed here.
+    """
+    columns = [*by, value, "seeds", "epochs", "mean", *(["std"] if with_std else [])]
     final = last_epoch(runs, epoch)
     if final.empty:
         return pd.DataFrame(columns=[*by, value, "seeds", "epochs"])
@@ -49,7 +57,7 @@ def mean_std(
         f"{m:.{decimals}f} ± {s:.{decimals}f}" if n > 1 else f"{m:.{decimals}f}"
         for m, s, n in zip(table["mean"], std, table["count"])
     ]
-    return table.rename(columns={"count": "seeds"})[[*by, value, "seeds", "epochs", "mean"]]
+    return table.rename(columns={"count": "seeds"})[columns]
 
 
 def epochs_to_reach(runs: pd.DataFrame, threshold: float, by: Sequence[str], value: str = "test_acc") -> pd.DataFrame:
@@ -191,13 +199,10 @@ def format_lr(lr: float) -> str:
     return f"{mantissa}e{int(exponent)}"
 
 
-def _pm_text(values: pd.Series, decimals: int = 2) -> str:
-    values = values.dropna()
-    if values.empty:
-        return "—"
-    if len(values) == 1:
-        return f"{values.iloc[0]:.{decimals}f}"
-    return f"{values.mean():.{decimals}f} ± {values.std():.{decimals}f}"
+def _mean_std_cells(runs: pd.DataFrame, by: str, value: str, epoch: int | None = None) -> dict[Any, str]:
+    """:func:`mean_std` text per value of ``by``, "—" for groups without a value (at ``epoch``)."""
+    stats = mean_std(runs, [by], value, epoch)
+    return {key: text if seeds else "—" for key, text, seeds in zip(stats[by], stats[value], stats["seeds"])}
 
 
 def claim_check(runs: pd.DataFrame, threshold: float, by: str = "model", value: str = "test_acc") -> pd.DataFrame:
@@ -209,6 +214,7 @@ def claim_check(runs: pd.DataFrame, threshold: float, by: str = "model", value: 
     (mean ± std over seeds, %) and the epochs trained.
     """
     rows = []
+    after_first, at_last = _mean_std_cells(runs, by, value, epoch=1), _mean_std_cells(runs, by, value)
     for key, group in runs.groupby(by, sort=True):
         firsts = pd.Series([frame.loc[frame[value] >= threshold, "epoch"].min()
                             for _, frame in group.groupby(_run_keys(group))], dtype=float)
@@ -219,8 +225,8 @@ def claim_check(runs: pd.DataFrame, threshold: float, by: str = "model", value: 
             f"seeds reaching {threshold:g} %": int(firsts.notna().sum()),
             f"first epoch ≥ {threshold:g} % (best seed)": firsts.min() if firsts.notna().any() else None,
             f"first epoch ≥ {threshold:g} % (worst seed)": firsts.max() if firsts.notna().all() else None,
-            "test accuracy after epoch 1 (%)": _pm_text(group.loc[group["epoch"] == 1, value]),
-            "final test accuracy (%)": _pm_text(final[value]),
+            "test accuracy after epoch 1 (%)": after_first.get(key, "—"),
+            "final test accuracy (%)": at_last[key],
             "epochs": int(final["epoch"].max()),
         })
     table = pd.DataFrame(rows)

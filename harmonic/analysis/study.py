@@ -298,8 +298,8 @@ def summary(
 ) -> pd.DataFrame:
     """One row per (dataset, variant) of a :func:`study_table`: mean ± std over seeds and the verdicts.
 
-    Columns (:data:`SUMMARY_COLUMNS`): ``test_acc`` (``"mean ± std"`` text, from
-    :func:`harmonic.analysis.report.mean_std`), ``mean``/``std`` (numbers), ``seeds``, ``epochs``,
+    Columns (:data:`SUMMARY_COLUMNS`): ``test_acc`` (``"mean ± std"`` text), ``mean``/``std``
+    (numbers) and ``seeds``, all from :func:`harmonic.analysis.report.mean_std`, ``epochs``,
     ``seconds_per_epoch`` (mean), ``target`` and ``meets_target`` (``mean >= target`` for
     datasets in ``targets``, default :data:`TARGETS`; None elsewhere), and for harmonic variants
     ``relu_baseline``/``relu_mean``/``vs_relu``/``beats_relu``: the best ReLU variant (highest
@@ -319,11 +319,10 @@ def summary(
     table = _none_for_full_subset(table).assign(family=lambda t: t["variant"].map(family_of))
     # mean_std reads per-epoch runs: here every row is one run at its last epoch.
     stats = mean_std(table.rename(columns={"epochs": "epoch"}).assign(run=range(len(table))),
-                     by=["dataset", "variant", "epoch", "subset"]).drop(columns="epoch")
+                     by=["dataset", "variant", "epoch", "subset"], with_std=True).drop(columns="epoch")
     extra = table.groupby(by, dropna=False).agg(
         family=("family", "first"), model=("model", "first"), hidden_sizes=("hidden_sizes", "first"),
-        n_parameters=("n_parameters", "first"), std=("test_acc", "std"),
-        seconds_per_epoch=("seconds_per_epoch", "mean"),
+        n_parameters=("n_parameters", "first"), seconds_per_epoch=("seconds_per_epoch", "mean"),
     ).reset_index()
     rows = stats.merge(extra, on=by, how="left")
     rows["seconds_per_epoch"] = rows["seconds_per_epoch"].round(3)
