@@ -15,8 +15,8 @@ from harmonic.analysis import report, tables
 @pytest.mark.parametrize("text, expected", [(None, None), ("", None), ("none", None), ("3", 3), (2.0, 2),
                                             ("none-3-2", (None, 3, 2)), ("None-None-3-2", (None, None, 3, 2)),
                                             ([None, 3, 2], (None, 3, 2))])
-def test_parse_level(text, expected):
-    assert tables.parse_level(text) == expected
+def test_level_from_cell(text, expected):
+    assert tables.level_from_cell(text) == expected
 
 
 def test_paper_tables_have_every_printed_row():
@@ -37,7 +37,6 @@ def test_our_parameter_counts_equal_the_reported_ones():
         ours = table.dropna(subset=["params (M) ours"])
         assert len(ours) >= 7
         assert (ours["params (M) reported"] == ours["params (M) ours"]).all()
-    assert pd.isna(tables.table1().set_index("method").loc["Gabor CNN 3-28 [20]", "params (M) ours"])
 
 
 def _fake_run(root, name, params, test_acc):
@@ -68,6 +67,24 @@ def test_reproduced_cells_are_medians_of_matching_runs(tmp_path):
     assert (harm1["cifar10 runs"] == 0).all()  # the no-BN run is not a Harm1 run with BN
     points = tables.figure4_points(table)
     assert set(points[points["source"] == "reproduced"]["model"]) == {"Harm-WRN-28-10 (λ=2)", "Harm-WRN-28-10"}
+
+
+def test_a_run_fills_the_reproduced_cell_of_its_row_and_of_no_other(tmp_path):
+    _fake_run(tmp_path, "wrn", {"dataset": "cifar100", "depth": 28, "widen_factor": 10, "harmonic": None,
+                                "level": None, "dropout": 0.3, "n_parameters": 1}, 81.0)
+    table = tables.table1([tmp_path])
+    filled = table[table["cifar100 runs"] > 0]
+    assert filled[["method", "dropout", "cifar100 runs"]].values.tolist() == [["WRN-28-10", "yes", 1]]
+    assert filled["cifar100 err reproduced"].item() == pytest.approx(19.0)
+    assert table.drop(filled.index)["cifar100 err reproduced"].isna().all()
+    assert (table["cifar10 runs"] == 0).all() and table["cifar10 err reproduced"].isna().all()
+    view = tables.table1_view(table).set_index(("", "method"))
+    here = view[("CIFAR-100 error (%)", "here")]
+    assert here.loc["WRN-28-10"] == "19.00 (1 run)"
+    # the benchmark is another method: no model of ours, no run of it
+    assert view.loc["Gabor CNN 3-28 [20]", [("parameters (M)", "ours"), ("CIFAR-100 error (%)", "here")]].tolist() \
+        == [tables.OTHER_METHOD, tables.OTHER_METHOD]
+    assert (here.drop(["WRN-28-10", "Gabor CNN 3-28 [20]"]) == tables.NOT_RUN).all()
 
 
 def _seed_block(start: str, end: str) -> list[str]:

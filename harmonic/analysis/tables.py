@@ -21,8 +21,9 @@ TABLE1_FILE = "table1_wrn_cifar.csv"
 TABLE2_FILE = "table2_resnet50_imagenet.csv"
 
 
-def parse_level(text: Any) -> Any:
-    """A ``level`` cell: empty/none → None, ``"3"`` → 3, ``"none-3-2"`` → (None, 3, 2) (one per stage)."""
+def level_from_cell(text: Any) -> int | tuple[int | None, ...] | None:
+    """The compression level λ of a ``level`` cell of a paper table (or of a run's recorded ``level``):
+    empty/none → None, ``"3"`` → 3, ``"none-3-2"`` → (None, 3, 2) (one per stage)."""
     if text is None or (isinstance(text, float) and pd.isna(text)) or str(text).strip().lower() in ("", "none"):
         return None
     if isinstance(text, (list, tuple)):
@@ -39,7 +40,7 @@ def _millions(n: int) -> float:
     return round(n / 1e6, 1)
 
 
-_NORMALISE = {"level": parse_level, "harmonic": _harmonic}
+_NORMALISE = {"level": level_from_cell, "harmonic": _harmonic}
 
 
 def matching_runs(final: pd.DataFrame, config: dict[str, Any]) -> pd.DataFrame:
@@ -116,7 +117,7 @@ def table1(results_dirs: Iterable[str | os.PathLike] | None = None) -> pd.DataFr
         if not benchmark:
             stem_bn = _yes(row["stem_spectral_bn"])
             config = {"depth": int(row["depth"]), "widen_factor": int(row["widen_factor"]),
-                      "harmonic": _harmonic(row["harmonic"]), "level": parse_level(row["level"])}
+                      "harmonic": _harmonic(row["harmonic"]), "level": level_from_cell(row["level"])}
             kwargs = config | ({"stem_spectral_bn": False} if stem_bn is False else {})
             out["params (M) ours"] = _millions(_meta_parameters(wrn, num_classes=10, **kwargs))
             if config["harmonic"] is not None:
@@ -149,7 +150,7 @@ def table2(results_dirs: Iterable[str | os.PathLike] | None = None) -> pd.DataFr
                                "params (M) reported": row["params_M"], "params (M) ours": None}
         top1 = top5 = pd.Series(dtype=float)
         if buildable:
-            harmonic, level = _harmonic(row["harmonic"]), parse_level(row["level"])
+            harmonic, level = _harmonic(row["harmonic"]), level_from_cell(row["level"])
             maxpool = _yes(row["maxpool"]) is True
             out["params (M) ours"] = _millions(_meta_parameters(resnet50, harmonic=harmonic, level=level,
                                                                 maxpool=maxpool))
