@@ -10,7 +10,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
 
-from harmonic.analysis.report import format_lr
+from harmonic.analysis.report import format_lr, mean_std
 from harmonic.analysis.study import FAMILIES, REFERENCE_VARIANTS, TARGETS
 from harmonic.analysis.study_views import variant_label
 from harmonic.figures.common import integer_epochs, save
@@ -145,7 +145,9 @@ def _readable_floor(means: pd.Series, window: float = 12.0) -> tuple[float | Non
 def _seeds_with_mean_std(ax: plt.Axes, data: pd.DataFrame, category: str, vertical: bool,
                          hue: str | None = None, hue_order: Sequence[str] | None = None) -> list[str]:
     """Seeds as points and mean ± std in black, one category per tick, best mean first; returns the order."""
-    stats = data.groupby(category)["test_acc"].agg(["mean", "std"]).sort_values("mean", ascending=False)
+    # mean_std reads per-epoch runs: here (a study table) every row is one run at its last epoch.
+    runs = data.rename(columns={"epochs": "epoch"}).assign(run=range(len(data)))
+    stats = mean_std(runs, [category], with_std=True).set_index(category).sort_values("mean", ascending=False)
     order = stats.index.tolist()
     axes = {"x": category, "y": "test_acc"} if vertical else {"x": "test_acc", "y": category}
     sns.stripplot(data=data, **axes, order=order, hue=hue, hue_order=hue_order, alpha=0.6, jitter=0.15,
