@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from harmonic.experiments.checks import (check_choice, check_dropout, check_int, check_level, check_list,
-                                         check_milestones, check_number)
+                                         check_imagenet_args, check_milestones, check_number, parse_level)
 
 
 @pytest.mark.parametrize("value, kwargs, match", [
@@ -92,3 +92,36 @@ def test_check_level():
     check_level(9, stages, kernel_size=5)
     with pytest.raises(ValueError, match="from 1 to 9"):
         check_level(10, stages, kernel_size=5)
+
+
+def test_parse_level():
+    assert parse_level(None) is None and parse_level(["none"]) is None
+    assert parse_level(["3"]) == 3
+    assert parse_level(["none", "None", "3", "2"]) == (None, None, 3, 2)
+    with pytest.raises(ValueError, match="1 value or 4"):
+        parse_level(["3", "2"])
+    with pytest.raises(ValueError, match="positive integer"):
+        parse_level(["0"])
+    with pytest.raises(ValueError, match="positive integer per token, got 'x'"):
+        parse_level(["x"])
+
+
+def test_check_imagenet_args(tmp_path):
+    from harmonic.experiments.imagenet import build_parser
+
+    def args(*extra):
+        parsed = build_parser().parse_args(["--data", str(tmp_path), *extra])
+        parsed.level = parse_level(parsed.level)
+        return parsed
+
+    check_imagenet_args(args())
+    check_imagenet_args(args("--harmonic", "all", "--level", "none", "none", "3", "2"))
+    for extra, match in [(("--epochs", "0"), "epochs must be a positive integer"),
+                         (("--workers", "-1"), "workers must be a non-negative integer"),
+                         (("--lr", "0"), "lr must be a positive number"),
+                         (("--level", "3"), "level applies only with --harmonic all"),
+                         (("--evaluate",), "evaluate and checkpoint go together"),
+                         (("--run-name", "../x"), "run_name"),
+                         (("--convert-from", str(tmp_path / "no.pt"), "--harmonic", "all"), "convert_from: no file at")]:
+        with pytest.raises(ValueError, match=match):
+            check_imagenet_args(args(*extra))

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from harmonic.experiments.imagenet import main, parse_level, run_name_for, topk_correct
+from harmonic.experiments.imagenet import main, run_name_for, topk_correct
 
 METRIC_COLUMNS = ["epoch", "train_loss", "train_top1_err", "train_top5_err", "val_loss", "val_top1_err",
                   "val_top5_err", "lr", "seconds"]
@@ -54,14 +54,7 @@ def _torchrun(args: list[str]) -> subprocess.CompletedProcess:
     return subprocess.run(command, capture_output=True, text=True, timeout=300, env=env)
 
 
-def test_parse_level_and_run_name():
-    assert parse_level(None) is None and parse_level(["none"]) is None
-    assert parse_level(["3"]) == 3
-    assert parse_level(["none", "None", "3", "2"]) == (None, None, 3, 2)
-    with pytest.raises(ValueError, match="1 value or 4"):
-        parse_level(["3", "2"])
-    with pytest.raises(ValueError, match="positive integer"):
-        parse_level(["0"])
+def test_run_name():
     assert run_name_for("resnet50", "all", (None, None, 3, 2), False) == "resnet50-all-none-none-3-2"
     assert run_name_for("resnet50", "none", None, True) == "resnet50-plain-maxpool"
 

@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from harmonic.mlp import HarmonicMLP, ReLUMLP
-from harmonic.experiments.train import fit, make_optimizer, make_scheduler, seed_everything
+from harmonic.experiments.train import (EVAL_SUMS, Metric, evaluate, fit, make_optimizer, make_scheduler, run_epoch,
+                                        seed_everything, tensor_batches)
 
 METRICS = ["epoch", "train_loss", "train_acc", "test_loss", "test_acc", "lr"]
 
@@ -95,3 +96,74 @@ def test_unknown_scheduler_and_seed():
         make_scheduler(optimizer, "exponential")
     with pytest.raises(ValueError, match="seed must be a non-negative integer"):
         seed_everything(-1)
+
+
+# ---------------------------------------------------------------- run_epoch, the one pass over batches
+def _batches(n_batches=5, size=4, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return [(torch.randn(size, 6, generator=g), torch.randint(0, 3, (size,), generator=g)) for _ in range(n_batches)]
+
+
+def test_run_epoch_reduce_gets_the_sums_and_its_result_is_returned():
+    torch.manual_seed(0)
+    model = torch.nn.Linear(6, 3)
+    batches = _batches()
+    expected_loss = sum(torch.nn.functional.cross_entropy(model(x), y).item() * len(y) for x, y in batches)
+    expected_correct = sum((model(x).argmax(1) == y).sum().item() for x, y in batches)
+    seen = []
+
+    def reduce(sums):
+        seen.append(sums.clone())
+        return sums * 2  # e.g. the all-reduce of two processes holding the same shard
+
+    done = run_epoch(model, batches, device=torch.device("cpu"), metric=EVAL_SUMS, reduce=reduce)
+    assert len(seen) == 1 and seen[0].dtype == torch.float64
+    assert seen[0][0].item() == pytest.approx(expected_loss, rel=1e-6) and seen[0][1].item() == expected_correct
+    assert torch.equal(done.sums, seen[0] * 2) and done.steps == 5
+    assert not model.training  # no optimizer: evaluation
+
+
+def test_run_epoch_max_steps_stops_early_and_trains_only_those_steps():
+    torch.manual_seed(0)
+    model = torch.nn.Linear(6, 3)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.5)
+    batches = _batches()
+    count = Metric(lambda logits, target, loss: torch.tensor([float(len(target))]), 1, torch.float64)
+    steps = []
+    done = run_epoch(model, iter(batches), device=torch.device("cpu"), optimizer=optimizer, metric=count,
+                     max_steps=2, on_step=lambda step, loss: steps.append(step))
+    assert done.steps == 2 and done.sums.tolist() == [8.0] and steps == [0, 1] and model.training
+    # the same two steps by hand give the same weights
+    torch.manual_seed(0)
+    reference = torch.nn.Linear(6, 3)
+    by_hand = torch.optim.SGD(reference.parameters(), lr=0.5)
+    for x, y in batches[:2]:
+        by_hand.zero_grad()
+        torch.nn.functional.cross_entropy(reference(x), y).backward()
+        by_hand.step()
+    assert torch.equal(model.weight, reference.weight) and torch.equal(model.bias, reference.bias)
+
+
+def test_run_epoch_transforms_the_inputs_and_evaluation_leaves_the_model():
+    model = torch.nn.Linear(6, 3)
+    before = [p.clone() for p in model.parameters()]
+    seen = []
+    done = run_epoch(model, _batches(2), device=torch.device("cpu"),
+                     transform=lambda x: seen.append(x.clone()) or torch.zeros_like(x))
+    assert len(seen) == 2 and done.steps == 2
+    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters()))
+    # zeroed inputs: every example gets the bias's argmax
+    assert done.sums[1].item() == sum((y == model.bias.argmax()).sum().item() for _, y in _batches(2))
+
+
+def test_evaluate_is_run_epoch_over_tensor_batches():
+    torch.manual_seed(0)
+    model = torch.nn.Linear(6, 3)
+    x, y = torch.randn(10, 6), torch.randint(0, 3, (10,))
+    loss, acc = evaluate(model, x, y, batch_size=4)
+    with torch.no_grad():
+        expected = sum(torch.nn.functional.cross_entropy(model(x[i:i + 4]), y[i:i + 4], reduction="sum").item()
+                       for i in range(0, 10, 4))
+        correct = (model(x).argmax(1) == y).sum().item()
+    assert loss == expected / 10 and acc == 100.0 * correct / 10
+    assert [len(b) for b, _ in tensor_batches(x, y, 4, None)] == [4, 4, 2]

@@ -20,11 +20,13 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from torch.utils.data import Dataset
+import torch
+from torch.utils.data import DataLoader, Dataset
+from torch.utils.data.distributed import DistributedSampler
 
 from harmonic.datasets.mnist import DataUnavailableError
 
-__all__ = ["IMAGENET_MEAN", "IMAGENET_STD", "SPLITS", "image_folder", "imagenet_transform"]
+__all__ = ["IMAGENET_MEAN", "IMAGENET_STD", "SPLITS", "image_folder", "image_folder_loaders", "imagenet_transform"]
 
 #: Channel mean and std of the ImageNet training images (torchvision's values).
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -82,3 +84,36 @@ def image_folder(
     except FileNotFoundError as error:  # class folders without images
         raise DataUnavailableError(f"{error}; {layout}") from None
 
+
+def image_folder_loaders(
+    root: str | os.PathLike,
+    batch_size: int,
+    *,
+    image_size: int = 224,
+    resize: int = 256,
+    workers: int = 8,
+    rank: int = 0,
+    world_size: int = 1,
+    seed: int = 0,
+    pin_memory: bool = False,
+) -> tuple[DataLoader, DataLoader]:
+    """Training and validation ``DataLoader``s of :func:`image_folder` for process ``rank`` of
+    ``world_size``, which share the global ``batch_size`` evenly.
+
+    Training: a shuffling ``DistributedSampler`` (seeded with ``seed``; call its ``set_epoch``),
+    whole batches only (a last batch of one image would break BatchNorm on the 1x1 maps of small
+    images) and a generator of its own: seed it every epoch, the workers (restarted every epoch,
+    not persistent) draw their seeds from it. Validation: every image exactly once, process
+    ``r`` taking images ``r, r + W, r + 2W, ...``, in order.
+    """
+    train_set = image_folder(root, "train", image_size, resize)
+    val_set = image_folder(root, "val", image_size, resize)
+    if batch_size % world_size:
+        raise ValueError(f"batch_size must be divisible by the number of processes ({world_size}), got {batch_size}")
+    per_process = batch_size // world_size
+    sampler = DistributedSampler(train_set, num_replicas=world_size, rank=rank, shuffle=True, seed=seed)
+    common = {"num_workers": workers, "pin_memory": pin_memory}
+    train_loader = DataLoader(train_set, per_process, sampler=sampler, drop_last=True,
+                              generator=torch.Generator(), **common)
+    val_loader = DataLoader(val_set, per_process, sampler=range(rank, len(val_set), world_size), **common)
+    return train_loader, val_loader

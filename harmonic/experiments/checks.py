@@ -7,11 +7,13 @@ the ImageNet command line (:mod:`harmonic.experiments.imagenet`) and the trainin
 
 from __future__ import annotations
 
+import argparse
 import numbers
+from pathlib import Path
 from typing import Any, Callable, Sequence
 
-__all__ = ["check_choice", "check_dropout", "check_int", "check_level", "check_list", "check_milestones",
-           "check_number"]
+__all__ = ["check_choice", "check_dropout", "check_imagenet_args", "check_int", "check_level", "check_list",
+           "check_milestones", "check_number", "parse_level"]
 
 
 def check_int(name: str, value: Any, minimum: int = 1, *, optional: bool = False) -> None:
@@ -92,3 +94,66 @@ def check_level(level: Any, stages: Sequence[str], kernel_size: int = 3) -> None
     per_stage = level if isinstance(level, (list, tuple)) else None
     if not (one(level) if per_stage is None else len(per_stage) == len(stages) and all(map(one, per_stage))):
         raise ValueError(f"level must be {expected}, got {level!r}")
+
+
+def parse_level(values: Sequence[str] | None) -> int | tuple[int | None, ...] | None:
+    """``--level`` tokens of the ImageNet command line → the ``level`` of :func:`harmonic.models.resnet50`.
+
+    No token or ``none``: full basis; one integer: lambda for every stage; four
+    tokens (integers or ``none``): one lambda per stage, e.g. ``none none 3 2``.
+    """
+    if not values:
+        return None
+
+    def one(token: str) -> int | None:
+        if token.lower() == "none":
+            return None
+        try:
+            value = int(token)
+        except ValueError:
+            raise ValueError(f"level must be 'none' or a positive integer per token, got {token!r}") from None
+        if value <= 0:
+            raise ValueError(f"level must be 'none' or a positive integer per token, got {token!r}")
+        return value
+
+    parsed = tuple(one(v) for v in values)
+    if len(parsed) == 1:
+        return parsed[0]
+    if len(parsed) != 4:
+        raise ValueError(f"level takes 1 value or 4 (one per ResNet stage), got {len(parsed)}: {list(values)}")
+    return parsed
+
+
+def check_imagenet_args(args: argparse.Namespace) -> None:
+    """The options of :mod:`harmonic.experiments.imagenet` (parsed, ``--level`` by its ``parse_level``):
+    types, ranges and which go together, before anything is read, built or written."""
+    from harmonic import results
+    from harmonic.models.resnet import RESNET_STAGES
+
+    for name in ("epochs", "batch_size", "lr_step", "image_size", "val_resize"):
+        check_int(name, getattr(args, name))
+    for name in ("max_steps_per_epoch", "max_val_steps"):
+        check_int(name, getattr(args, name), optional=True)
+    check_int("print_freq", args.print_freq, minimum=0)
+    check_int("workers", args.workers, minimum=0)
+    check_number("lr", args.lr)
+    check_number("gamma", args.gamma)
+    check_number("momentum", args.momentum, strict=False)
+    check_number("weight_decay", args.weight_decay, strict=False)
+    check_level(args.level, RESNET_STAGES)
+    if args.level is not None and args.harmonic != "all":
+        raise ValueError(f"level applies only with --harmonic all, got --level with --harmonic {args.harmonic}")
+    if args.run_name is not None:
+        results.check_run_name(args.run_name)
+    if args.evaluate != (args.checkpoint is not None):
+        raise ValueError("evaluate and checkpoint go together: --evaluate --checkpoint FILE")
+    if args.convert_from is not None:
+        if args.evaluate:
+            raise ValueError("convert_from trains (fine-tunes); it does not go with --evaluate")
+        if args.harmonic != "all" or args.maxpool:
+            raise ValueError("convert_from converts into the paper's no-maxpool harmonic network: use --harmonic all "
+                             f"without --maxpool (got --harmonic {args.harmonic}{' --maxpool' if args.maxpool else ''})")
+    for name in ("convert_from", "checkpoint"):
+        value = getattr(args, name)
+        if value is not None and not Path(value).is_file():
+            raise ValueError(f"{name}: no file at {value}")

@@ -56,24 +56,23 @@ import json
 import os
 import sys
 import time
-from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
 import torch
 import torch.distributed as dist
-import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader
-from torch.utils.data.distributed import DistributedSampler
 
 from harmonic import results
-from harmonic.datasets.imagefolder import image_folder
+from harmonic.datasets.imagefolder import image_folder_loaders
 from harmonic.paths import BUILD
-from harmonic.experiments.checks import check_int, check_level, check_number
-from harmonic.experiments.train import (RESUME_IGNORED, check_resume, epoch_seed, load_checkpoint,
-                    make_optimizer, make_scheduler, plain, save_checkpoint, seed_everything)
+from harmonic.experiments.checks import check_imagenet_args, parse_level
+from harmonic.experiments.checkpoints import (RESUME_IGNORED, plain, resume_training, save_checkpoint, trained_epochs,
+                                              training_state)
+from harmonic.experiments.train import (Metric, current_lr, make_optimizer, make_scheduler, run_epoch, seed_epoch,
+                                        seed_everything, step_scheduler)
 from harmonic.utils import count_parameters
 
 __all__ = ["ARCHS", "DistEnv", "build_parser", "main", "parse_level", "run_name_for", "topk_correct"]
@@ -87,34 +86,6 @@ OPERATIONAL_OPTIONS = ("data", "results_dir", "run_name", "no_resume", "print_fr
                        "checkpoint")
 #: Options that define the network: a resumed run is checked against the checkpoint's model spec instead.
 MODEL_OPTIONS = ("arch", "harmonic", "level", "maxpool", "model_kwargs")
-
-
-def parse_level(values: Sequence[str] | None) -> int | tuple[int | None, ...] | None:
-    """``--level`` tokens → the ``level`` of :func:`harmonic.models.resnet50`.
-
-    No token or ``none``: full basis; one integer: lambda for every stage; four
-    tokens (integers or ``none``): one lambda per stage, e.g. ``none none 3 2``.
-    """
-    if not values:
-        return None
-
-    def one(token: str) -> int | None:
-        if token.lower() == "none":
-            return None
-        try:
-            value = int(token)
-        except ValueError:
-            raise ValueError(f"level must be 'none' or a positive integer per token, got {token!r}") from None
-        if value <= 0:
-            raise ValueError(f"level must be 'none' or a positive integer per token, got {token!r}")
-        return value
-
-    parsed = tuple(one(v) for v in values)
-    if len(parsed) == 1:
-        return parsed[0]
-    if len(parsed) != 4:
-        raise ValueError(f"level takes 1 value or 4 (one per ResNet stage), got {len(parsed)}: {list(values)}")
-    return parsed
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -214,6 +185,16 @@ def topk_correct(logits: torch.Tensor, target: torch.Tensor, ks: Sequence[int] =
     return [hits[:, : min(k, k_max)].any(dim=1).sum() for k in ks]
 
 
+def _topk_sums(logits: torch.Tensor, target: torch.Tensor, loss: torch.Tensor) -> torch.Tensor:
+    top1, top5 = topk_correct(logits, target)
+    return torch.stack([loss.double() * len(target), top1.double(), top5.double(),
+                        torch.tensor(len(target), dtype=torch.float64, device=logits.device)])
+
+
+#: [loss × examples, top-1 hits, top-5 hits, examples] in float64, summed by :func:`run_epoch`.
+TOPK_SUMS = Metric(_topk_sums, 4, torch.float64)
+
+
 def _all_reduce(t: torch.Tensor, env: DistEnv) -> torch.Tensor:
     if env.distributed:
         dist.all_reduce(t)
@@ -229,59 +210,34 @@ def _run_epoch(
     model: nn.Module, loader: DataLoader, env: DistEnv, *, optimizer: torch.optim.Optimizer | None,
     max_steps: int | None, amp: bool, print_freq: int = 0, epoch: int = 0,
 ) -> dict[str, float]:
-    """One pass: training when ``optimizer`` is given, else evaluation. Sums are reduced over processes."""
-    training = optimizer is not None
-    model.train(training)
-    # loss sum, top-1 hits, top-5 hits, examples
-    sums = torch.zeros(4, dtype=torch.float64, device=env.device)
-    autocast = torch.autocast(env.device.type, dtype=torch.bfloat16) if amp else nullcontext()
-    started = time.perf_counter()
-    with torch.set_grad_enabled(training):
-        for step, (images, target) in enumerate(loader):
-            if max_steps is not None and step >= max_steps:
-                break
-            images = images.to(env.device, non_blocking=True)
-            target = target.to(env.device, non_blocking=True)
-            with autocast:
-                logits = model(images)
-                loss = F.cross_entropy(logits, target)
-            if training:
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-            top1, top5 = topk_correct(logits.detach(), target)
-            sums[0] += loss.detach().double() * len(target)  # on the device: no synchronisation per step
-            sums[1] += top1
-            sums[2] += top5
-            sums[3] += len(target)
-            if training and print_freq and step % print_freq == 0:
-                _log(env, f"epoch {epoch} step {step}: loss {loss.item():.4f}")
-    if env.device.type == "cuda":
-        torch.cuda.synchronize(env.device)
-    seconds = time.perf_counter() - started
-    loss_sum, top1, top5, count = _all_reduce(sums, env).tolist()
+    """:func:`~harmonic.experiments.train.run_epoch` with top-1/top-5 sums reduced over the processes
+    (training when ``optimizer`` is given, else validation), as errors in percent."""
+
+    def log_loss(step: int, loss: torch.Tensor) -> None:
+        if step % print_freq == 0:
+            _log(env, f"epoch {epoch} step {step}: loss {loss.item():.4f}")
+
+    done = run_epoch(model, loader, device=env.device, optimizer=optimizer, metric=TOPK_SUMS,
+                     reduce=lambda sums: _all_reduce(sums, env), max_steps=max_steps, amp=amp,
+                     on_step=log_loss if optimizer is not None and print_freq else None)
+    loss_sum, top1, top5, count = done.sums.tolist()
     if count == 0:
         raise ValueError("no batch was processed: the split is smaller than one batch per process")
     return {"loss": loss_sum / count, "top1_err": 100.0 * (1 - top1 / count),
-            "top5_err": 100.0 * (1 - top5 / count), "seconds": seconds, "images": int(count)}
+            "top5_err": 100.0 * (1 - top5 / count), "seconds": done.seconds, "images": int(count)}
 
 
-def _loaders(args: argparse.Namespace, env: DistEnv) -> tuple[DataLoader, DataLoader, DistributedSampler, int]:
-    train_set = image_folder(args.data, "train", args.image_size, args.val_resize)
-    val_set = image_folder(args.data, "val", args.image_size, args.val_resize)
-    if args.batch_size % env.world_size:
-        raise ValueError(
-            f"batch_size must be divisible by the number of processes ({env.world_size}), got {args.batch_size}")
-    per_process = args.batch_size // env.world_size
-    sampler = DistributedSampler(train_set, num_replicas=env.world_size, rank=env.rank, shuffle=True, seed=args.seed)
-    # workers are restarted every epoch (not persistent) so that they are re-seeded every epoch
-    common = {"num_workers": args.workers, "pin_memory": env.device.type == "cuda"}
-    # drop_last: a final batch of one image would break BatchNorm on the 1x1 maps of small test images
-    train_loader = DataLoader(train_set, per_process, sampler=sampler, drop_last=True,
-                              generator=torch.Generator(), **common)
-    # every validation image exactly once: process r takes images r, r + W, r + 2W, ...
-    val_loader = DataLoader(val_set, per_process, sampler=range(env.rank, len(val_set), env.world_size), **common)
-    return train_loader, val_loader, sampler, len(train_set.classes)
+def _val_row(val: dict[str, float], epoch: int = 0) -> dict[str, Any]:
+    """The validation columns of a metrics row."""
+    return {"epoch": epoch, "val_loss": val["loss"], "val_top1_err": val["top1_err"],
+            "val_top5_err": val["top5_err"], "val_seconds": round(val["seconds"], 3)}
+
+
+def _loaders(args: argparse.Namespace, env: DistEnv) -> tuple[DataLoader, DataLoader, int]:
+    train_loader, val_loader = image_folder_loaders(
+        args.data, args.batch_size, image_size=args.image_size, resize=args.val_resize, workers=args.workers,
+        rank=env.rank, world_size=env.world_size, seed=args.seed, pin_memory=env.device.type == "cuda")
+    return train_loader, val_loader, len(train_loader.dataset.classes)
 
 
 def _model_spec(args: argparse.Namespace, num_classes: int) -> dict[str, Any]:
@@ -317,63 +273,35 @@ def _evaluate(args: argparse.Namespace, env: DistEnv) -> list[dict[str, Any]]:
     from harmonic.pretrained import load_weights
 
     run_name = args.run_name or "evaluate-" + Path(args.checkpoint).stem
-    _, val_loader, _, num_classes = _loaders(args, env)
+    _, val_loader, num_classes = _loaders(args, env)
     spec = _model_spec(args, num_classes)
     model = _build_model(spec)
     model.load_state_dict(load_weights(args.checkpoint), strict=True)
     model.to(env.device)
     started, clock = results.now_utc(), time.perf_counter()
     val = _run_epoch(model, val_loader, env, optimizer=None, max_steps=args.max_val_steps, amp=args.amp)
-    row = {"epoch": 0, "val_loss": val["loss"], "val_top1_err": val["top1_err"], "val_top5_err": val["top5_err"],
-           "val_seconds": round(val["seconds"], 3), "val_images": val["images"]}
+    row = _val_row(val) | {"val_images": val["images"]}
     _log(env, f"{run_name}: val top-1 err {row['val_top1_err']:.2f}, top-5 err {row['val_top5_err']:.2f} "
               f"on {row['val_images']} images")
+    params = dict(vars(args)) | {"run_name": run_name, "n_parameters": count_parameters(model),
+                                 "num_classes": num_classes, "world_size": env.world_size}
+    _record(args, env, run_name, [row], params, started, clock)
+    return [row]
+
+
+def _record(args: argparse.Namespace, env: DistEnv, run_name: str, history: list[dict[str, Any]],
+            params: dict[str, Any], started: str, clock: float, **extra: Any) -> None:
+    """Rank 0 writes the run so far: ``metrics.csv`` and ``provenance.json`` (plus ``extra``)."""
     if env.main:
-        params = dict(vars(args)) | {"run_name": run_name, "n_parameters": count_parameters(model),
-                                     "num_classes": num_classes, "world_size": env.world_size}
         record = results.provenance(params, seed=args.seed, device=env.device.type, started=started,
                                     duration_s=time.perf_counter() - clock)
-        results.save_run(args.results_dir, run_name, [row], record)
-    return [row]
+        results.save_run(args.results_dir, run_name, history, record | extra)
 
 
 def _build_model(spec: dict[str, Any]) -> nn.Module:
     from harmonic import models
 
     return getattr(models, spec["arch"])(**spec["kwargs"])
-
-
-def _check_args(args: argparse.Namespace) -> None:
-    """Types and ranges of the options, before anything is read, built or written."""
-    from harmonic.models.resnet import RESNET_STAGES
-
-    for name in ("epochs", "batch_size", "lr_step", "image_size", "val_resize"):
-        check_int(name, getattr(args, name))
-    for name in ("max_steps_per_epoch", "max_val_steps"):
-        check_int(name, getattr(args, name), optional=True)
-    check_int("print_freq", args.print_freq, minimum=0)
-    check_int("workers", args.workers, minimum=0)
-    check_number("lr", args.lr)
-    check_number("gamma", args.gamma)
-    check_number("momentum", args.momentum, strict=False)
-    check_number("weight_decay", args.weight_decay, strict=False)
-    check_level(args.level, RESNET_STAGES)
-    if args.level is not None and args.harmonic != "all":
-        raise ValueError(f"level applies only with --harmonic all, got --level with --harmonic {args.harmonic}")
-    if args.run_name is not None:
-        results.check_run_name(args.run_name)
-    if args.evaluate != (args.checkpoint is not None):
-        raise ValueError("evaluate and checkpoint go together: --evaluate --checkpoint FILE")
-    if args.convert_from is not None:
-        if args.evaluate:
-            raise ValueError("convert_from trains (fine-tunes); it does not go with --evaluate")
-        if args.harmonic != "all" or args.maxpool:
-            raise ValueError("convert_from converts into the paper's no-maxpool harmonic network: use --harmonic all "
-                             f"without --maxpool (got --harmonic {args.harmonic}{' --maxpool' if args.maxpool else ''})")
-    for name in ("convert_from", "checkpoint"):
-        value = getattr(args, name)
-        if value is not None and not Path(value).is_file():
-            raise ValueError(f"{name}: no file at {value}")
 
 
 def run_config(args: argparse.Namespace) -> dict[str, Any]:
@@ -395,7 +323,7 @@ def main(argv: Sequence[str] | None = None) -> list[dict[str, Any]]:
         parser.error(str(error))
     if not isinstance(args.model_kwargs, dict):
         parser.error(f"--model-kwargs must be a JSON object, got {args.model_kwargs!r}")
-    _check_args(args)
+    check_imagenet_args(args)
     env = setup_distributed(args.device)
     try:
         return _evaluate(args, env) if args.evaluate else _train(args, env)
@@ -408,7 +336,7 @@ def _train(args: argparse.Namespace, env: DistEnv) -> list[dict[str, Any]]:
     run_name = args.run_name or run_name_for(args.arch, args.harmonic, args.level, args.maxpool)
     folder = Path(args.results_dir) / run_name
     checkpoint_path = folder / CHECKPOINT_FILE
-    train_loader, val_loader, sampler, num_classes = _loaders(args, env)
+    train_loader, val_loader, num_classes = _loaders(args, env)
 
     spec = _model_spec(args, num_classes)
     seed_everything(args.seed)
@@ -418,20 +346,16 @@ def _train(args: argparse.Namespace, env: DistEnv) -> list[dict[str, Any]]:
     optimizer = make_optimizer(model, "sgd", lr=args.lr, momentum=args.momentum, weight_decay=args.weight_decay)
     scheduler = make_scheduler(optimizer, "step", step_size=args.lr_step, gamma=args.gamma)
 
-    history: list[dict[str, Any]] = []
     config = run_config(args)
+    history: list[dict[str, Any]] = []
     if checkpoint_path.exists() and not args.no_resume:
-        state = load_checkpoint(checkpoint_path, map_location=env.device)
-        if plain(state["model_spec"]) != plain(spec):
-            raise ValueError(
-                f"checkpoint {checkpoint_path} is for model {state['model_spec']}, not {spec}: "
-                "use another --run-name or --no-resume"
-            )
-        check_resume(checkpoint_path, state, config, sum(1 for row in state["history"] if row["epoch"] >= 1))
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        history = list(state["history"])
+        def same_network(state: dict[str, Any]) -> None:
+            if plain(state["model_spec"]) != plain(spec):
+                raise ValueError(f"checkpoint {checkpoint_path} is for model {state['model_spec']}, not {spec}: "
+                                 "use another --run-name or --no-resume")
+
+        history = resume_training(checkpoint_path, model, optimizer, scheduler, config, map_location=env.device,
+                                  check_state=same_network)
         _log(env, f"resumed from {checkpoint_path} after epoch {len(history)}")
     resumed_after = len(history)
 
@@ -449,43 +373,31 @@ def _train(args: argparse.Namespace, env: DistEnv) -> list[dict[str, Any]]:
 
     if converting:  # the converted network before any fine-tuning: epoch 0
         val = _run_epoch(model, val_loader, env, optimizer=None, max_steps=args.max_val_steps, amp=args.amp)
-        history.append({"epoch": 0, "val_loss": val["loss"], "val_top1_err": val["top1_err"],
-                        "val_top5_err": val["top5_err"], "val_seconds": round(val["seconds"], 3)})
+        history.append(_val_row(val))
         _log(env, f"converted {args.convert_from}: val top-1 err {val['top1_err']:.2f} before fine-tuning")
-    trained = sum(1 for row in history if row["epoch"] >= 1)
-    for epoch in range(trained + 1, args.epochs + 1):
-        sampler.set_epoch(epoch)
-        seed = epoch_seed(args.seed, epoch)
+    for epoch in range(trained_epochs(history) + 1, args.epochs + 1):
+        train_loader.sampler.set_epoch(epoch)
         # augmentation: in this process (workers=0) or in workers seeded from the loader's generator;
         # different on every rank, the same for a given (seed, epoch, rank), also after a resume
-        torch.manual_seed(seed + env.rank)
-        train_loader.generator.manual_seed(seed + env.rank)
-        lr = optimizer.param_groups[0]["lr"]
+        seed_epoch(args.seed, epoch, offset=env.rank, generator=train_loader.generator)
+        lr = current_lr(optimizer)
         train = _run_epoch(ddp_model, train_loader, env, optimizer=optimizer, max_steps=args.max_steps_per_epoch,
                            amp=args.amp, print_freq=args.print_freq, epoch=epoch)
         # the bare model: shards may differ by one batch, and DDP's forward would wait for the other ranks
         val = _run_epoch(model, val_loader, env, optimizer=None, max_steps=args.max_val_steps, amp=args.amp)
-        scheduler.step()
-        row = {
-            "epoch": epoch, "train_loss": train["loss"], "train_top1_err": train["top1_err"],
-            "train_top5_err": train["top5_err"], "val_loss": val["loss"], "val_top1_err": val["top1_err"],
-            "val_top5_err": val["top5_err"], "lr": lr, "seconds": round(train["seconds"], 3),
-            "val_seconds": round(val["seconds"], 3), "images": train["images"],
-        }
+        step_scheduler(scheduler, train["loss"])
+        row = {"epoch": epoch, "train_loss": train["loss"], "train_top1_err": train["top1_err"],
+               "train_top5_err": train["top5_err"], "val_loss": val["loss"], "val_top1_err": val["top1_err"],
+               "val_top5_err": val["top5_err"], "lr": lr, "seconds": round(train["seconds"], 3),
+               "val_seconds": round(val["seconds"], 3), "images": train["images"]}
         history.append(row)
         _log(env, f"epoch {epoch}/{args.epochs}: train loss {row['train_loss']:.4f}, top-1 err "
                   f"{row['train_top1_err']:.2f} | val top-1 err {row['val_top1_err']:.2f}, "
                   f"top-5 err {row['val_top5_err']:.2f} | {row['seconds']:.1f}s")
         if env.main:
-            save_checkpoint(checkpoint_path, {
-                "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                "scheduler": scheduler.state_dict(), "history": history,
-                "model_spec": spec, "seed": args.seed, "config": config,
-            })
-            record = results.provenance(params, seed=args.seed, device=env.device.type, started=started,
-                                        duration_s=time.perf_counter() - clock)
-            record["resumed_after_epoch"] = resumed_after
-            results.save_run(args.results_dir, run_name, history, record)
+            save_checkpoint(checkpoint_path, training_state(model, optimizer, scheduler, history, seed=args.seed,
+                                                            config=config, model_spec=spec))
+        _record(args, env, run_name, history, params, started, clock, resumed_after_epoch=resumed_after)
         if env.distributed:
             dist.barrier()  # nobody runs ahead of the checkpoint
     return history

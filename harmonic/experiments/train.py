@@ -6,41 +6,41 @@ dropout masks and augmentation of epoch ``e`` depend only on the seed and ``e``.
 That makes two runs with the same seed identical on the CPU, and a run resumed
 from its epoch-``e`` checkpoint identical to one that never stopped.
 
-A checkpoint records the run's configuration; it resumes only a run of the same
-configuration (a larger ``epochs`` continues it), and it is read with
-``torch.load(weights_only=True)``, so a crafted file cannot run code.
+A checkpoint (:mod:`harmonic.experiments.checkpoints`) records the run's configuration; it
+resumes only a run of the same configuration (a larger ``epochs`` continues it), and it is read
+with ``torch.load(weights_only=True)``, so a crafted file cannot run code.
 
 Accuracies are in percent; losses are mean cross-entropy per example.
+
+:func:`run_epoch` is the one pass over batches that everything trains and evaluates with:
+:func:`fit` and :func:`evaluate` over in-memory tensors (:func:`tensor_batches`), and the
+ImageNet script (:mod:`harmonic.experiments.imagenet`) over DataLoaders, with top-1/top-5 sums
+(a :class:`Metric`), an all-reduce of the sums over processes and a step limit; both write and
+resume checkpoints with :func:`~harmonic.experiments.checkpoints.training_state` and
+:func:`~harmonic.experiments.checkpoints.resume_training`.
 """
 
 from __future__ import annotations
 
-import io
 import os
-import pickle
 import time
-import warnings
+from contextlib import nullcontext
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any, Callable, Iterable, Iterator, Mapping
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import TensorDataset
 
+from harmonic.experiments.checkpoints import plain, resume_training, save_checkpoint, trained_epochs, training_state
 from harmonic.experiments.checks import check_int, check_milestones, check_number
-from harmonic.results import atomic_write_bytes
 
 Augment = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
 
 OPTIMIZERS = ("adam", "sgd")
 SCHEDULERS = (None, "plateau", "multistep", "step", "cosine")
-#: Configuration keys a resumed run may change: where it runs, not what it computes.
-RESUME_IGNORED = ("device",)
-
-
-class CheckpointError(ValueError):
-    """A checkpoint that cannot be used for this run; the message names it and the way out."""
 
 
 def select_device(device: str | torch.device | None = None) -> torch.device:
@@ -136,107 +136,126 @@ def batch_indices(n: int, batch_size: int, generator: torch.Generator | None) ->
     yield from order.split(batch_size)
 
 
-@torch.no_grad()
+def tensor_batches(x: torch.Tensor, y: torch.Tensor, batch_size: int,
+                   generator: torch.Generator | None) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """``(x, y)`` batches of in-memory tensors, in the order of :func:`batch_indices`."""
+    for idx in batch_indices(len(y), batch_size, generator):
+        idx = idx.to(x.device)
+        yield x[idx], y[idx]
+
+
+@dataclass(frozen=True)
+class Metric:
+    """What :func:`run_epoch` sums over the batches: ``of(logits, target, loss)`` gives ``size``
+    numbers of ``dtype`` for one batch (``loss``: its mean cross-entropy, detached)."""
+
+    of: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
+    size: int
+    dtype: torch.dtype = torch.float32
+
+
+def _train_sums(logits: torch.Tensor, target: torch.Tensor, loss: torch.Tensor) -> torch.Tensor:
+    return torch.stack([loss * len(target), (logits.argmax(1) == target).sum().float()])
+
+
+def _eval_sums(logits: torch.Tensor, target: torch.Tensor, loss: torch.Tensor) -> torch.Tensor:
+    summed = F.cross_entropy(logits, target, reduction="sum")
+    return torch.stack([summed.double(), (logits.argmax(1) == target).sum().double()])
+
+
+#: [loss × examples, correct] in float32 (the counts are exact up to 2**24 examples per epoch).
+TRAIN_SUMS = Metric(_train_sums, 2)
+#: [summed cross-entropy, correct] in float64: what :func:`evaluate` reports.
+EVAL_SUMS = Metric(_eval_sums, 2, torch.float64)
+
+
+@dataclass(frozen=True)
+class EpochSums:
+    """What :func:`run_epoch` summed (after ``reduce``), over how many steps, in how many seconds."""
+
+    sums: torch.Tensor
+    steps: int
+    seconds: float
+
+
+def run_epoch(
+    model: nn.Module,
+    batches: Iterable[tuple[torch.Tensor, torch.Tensor]],
+    *,
+    device: torch.device,
+    optimizer: torch.optim.Optimizer | None = None,
+    metric: Metric = TRAIN_SUMS,
+    transform: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    reduce: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    max_steps: int | None = None,
+    amp: bool = False,
+    on_step: Callable[[int, torch.Tensor], None] | None = None,
+) -> EpochSums:
+    """One pass of ``model`` over ``batches`` of ``(x, y)``: training with cross-entropy (one
+    ``optimizer`` step per batch) when ``optimizer`` is given, else evaluation without gradients.
+
+    Each batch is moved to ``device``, ``transform``-ed (e.g. augmented) and its ``metric``
+    added to sums kept on the device (no synchronisation per step). ``max_steps``: stop after
+    that many batches; ``amp``: bfloat16 autocast; ``on_step(step, loss)`` after each batch;
+    ``reduce(sums)`` at the end, e.g. an all-reduce over processes (for DDP, pass the wrapped
+    model and a sampler that was given the epoch).
+    """
+    training = optimizer is not None
+    model.train(training)
+    autocast = torch.autocast(device.type, dtype=torch.bfloat16) if amp else nullcontext()
+    sums = torch.zeros(metric.size, dtype=metric.dtype, device=device)
+    steps = 0
+    started = time.perf_counter()
+    with torch.set_grad_enabled(training):
+        for x, y in batches:
+            if max_steps is not None and steps >= max_steps:
+                break
+            x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+            if transform is not None:
+                x = transform(x)
+            with autocast:
+                logits = model(x)
+                loss = F.cross_entropy(logits, y)
+            if training:
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+            sums += metric.of(logits.detach(), y, loss.detach())
+            if on_step is not None:
+                on_step(steps, loss)
+            steps += 1
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    seconds = time.perf_counter() - started
+    return EpochSums(reduce(sums) if reduce is not None else sums, steps, seconds)
+
+
 def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 1000) -> tuple[float, float]:
     """Mean cross-entropy and accuracy (%) of ``model`` in eval mode on tensors already on its device."""
-    model.eval()
-    total_loss, correct = 0.0, 0
-    for idx in batch_indices(len(y), batch_size, None):
-        logits = model(x[idx])
-        total_loss += F.cross_entropy(logits, y[idx], reduction="sum").item()
-        correct += (logits.argmax(1) == y[idx]).sum().item()
-    return total_loss / len(y), 100.0 * correct / len(y)
+    loss_sum, correct = run_epoch(model, tensor_batches(x, y, batch_size, None), device=x.device,
+                                  metric=EVAL_SUMS).sums.tolist()
+    return loss_sum / len(y), 100.0 * correct / len(y)
 
 
-def _current_lr(optimizer: torch.optim.Optimizer) -> float:
+def current_lr(optimizer: torch.optim.Optimizer) -> float:
+    """Learning rate of the optimizer's first parameter group."""
     return float(optimizer.param_groups[0]["lr"])
 
 
-def save_checkpoint(path: str | os.PathLike, state: Mapping[str, Any]) -> None:
-    """``torch.save`` to ``path`` atomically (the previous checkpoint survives a crash).
-
-    ``state`` should hold only what :func:`load_checkpoint` reads back: tensors, dicts,
-    lists, tuples, numbers, strings, booleans and None.
-    """
-    buffer = io.BytesIO()
-    torch.save(dict(state), buffer)
-    atomic_write_bytes(path, buffer.getvalue())
+def seed_epoch(seed: int, epoch: int, offset: int = 0, generator: torch.Generator | None = None) -> torch.Generator:
+    """Seed torch and ``generator`` (a new one if None) with ``epoch_seed(seed, epoch) + offset``
+    (e.g. the process rank) at the start of an epoch; return the generator."""
+    value = epoch_seed(seed, epoch) + offset
+    torch.manual_seed(value)
+    return (generator if generator is not None else torch.Generator()).manual_seed(value)
 
 
-def load_checkpoint(path: str | os.PathLike, map_location: Any = None) -> dict[str, Any]:
-    """A checkpoint written by :func:`save_checkpoint`, read with ``torch.load(weights_only=True)``.
-
-    Nothing but tensors and plain data is unpickled (a crafted file cannot run code).
-    A damaged, truncated or foreign file raises :class:`CheckpointError` naming ``path``
-    and the way out: delete it to start the run over.
-    """
-    way_out = f"delete {path} to start the run over"
-    try:
-        state = torch.load(path, map_location=map_location, weights_only=True)
-    except pickle.UnpicklingError as error:
-        if "weights_only" in str(error) or "Weights only load failed" in str(error):
-            raise CheckpointError(
-                f"checkpoint {path} holds objects other than tensors and plain data, which are not loaded "
-                f"(they could run code): {way_out}") from None
-        raise CheckpointError(f"checkpoint {path} is damaged (UnpicklingError: {error}): {way_out}") from None
-    except Exception as error:  # a damaged file fails in many ways: EOFError, RuntimeError, KeyError, ...
-        first_line = next(iter(str(error).splitlines()), "")
-        raise CheckpointError(f"checkpoint {path} cannot be read ({type(error).__name__}: {first_line}); "
-                              f"it is truncated or damaged: {way_out}") from None
-    if not isinstance(state, dict):
-        raise CheckpointError(f"checkpoint {path} is not a checkpoint (a dict), got {type(state).__name__}: {way_out}")
-    return state
-
-
-def plain(value: Any) -> Any:
-    """``value`` as JSON-like data (tuples → lists, mappings → dicts with str keys, paths → str):
-    how configurations are stored in checkpoints and compared."""
-    if isinstance(value, Mapping):
-        return {str(k): plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [plain(v) for v in value]
-    if isinstance(value, os.PathLike):
-        return os.fspath(value)
-    return value
-
-
-def check_resume(
-    path: str | os.PathLike,
-    state: Mapping[str, Any],
-    config: Mapping[str, Any],
-    epochs_done: int,
-    *,
-    epochs_fixed: bool = False,
-    ignored: tuple[str, ...] = RESUME_IGNORED,
-) -> None:
-    """Refuse to resume from checkpoint ``state`` (read from ``path``) a run whose ``config`` differs.
-
-    Only ``epochs`` may change (not with ``epochs_fixed``, e.g. a cosine schedule spanning the
-    run), and not below the ``epochs_done`` already trained; keys in ``ignored`` are not
-    compared. Raises :class:`CheckpointError` naming the differing keys and how to start over.
-    A checkpoint without a recorded configuration (older versions) resumes with a warning.
-    """
-    way_out = (f"delete {path} to start over, or use another run name (resume=False / checkpoint=False / "
-               "--no-resume ignores the checkpoint)")
-    epochs = config.get("epochs")
-    if epochs is not None and epochs_done > epochs:
-        raise CheckpointError(f"checkpoint {path} has {epochs_done} epochs trained, more than the epochs={epochs} "
-                              f"asked for: ask for epochs >= {epochs_done}, or {way_out}")
-    if state.get("config") is None:
-        warnings.warn(f"checkpoint {path} was written before checkpoints recorded their configuration: "
-                      f"its parameters cannot be checked (seed {state.get('seed')!r}); resuming", stacklevel=3)
-        if "seed" in state and "seed" in config and state["seed"] != config["seed"]:
-            raise CheckpointError(f"checkpoint {path} is for seed {state['seed']}, not {config['seed']}: {way_out}")
-        return
-    saved, wanted = plain(state["config"]), plain(config)
-    skip = set(ignored) | (set() if epochs_fixed else {"epochs"})
-    differing = sorted(k for k in set(saved) | set(wanted) if k not in skip and saved.get(k) != wanted.get(k))
-    if differing:
-        details = "; ".join(f"{k}: {saved.get(k)!r} in the checkpoint, {wanted.get(k)!r} now" for k in differing)
-        allowed = "nothing may differ (the cosine schedule spans the epochs)" if epochs_fixed else \
-            "only a larger epochs may differ"
-        raise CheckpointError(f"checkpoint {path} is for a run with other parameters ({details}); {allowed} "
-                              f"to continue it: {way_out}")
+def step_scheduler(scheduler: Any, train_loss: float) -> None:
+    """Step an epoch-wise schedule (ReduceLROnPlateau on the training loss); None: nothing."""
+    if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
+        scheduler.step(train_loss)
+    elif scheduler is not None:
+        scheduler.step()
 
 
 def _progress(iterable, total: int, enabled: bool, desc: str):
@@ -289,71 +308,35 @@ def fit(
 
     run_config = plain({**(config or {}), "epochs": epochs, "batch_size": batch_size, "seed": seed})
     history: list[dict[str, Any]] = []
-    start_epoch = 1
     if checkpoint_path is not None and resume and Path(checkpoint_path).exists():
-        state = load_checkpoint(checkpoint_path, map_location=dev)
-        check_resume(checkpoint_path, state, run_config, len(state["history"]),
-                     epochs_fixed=isinstance(scheduler, torch.optim.lr_scheduler.CosineAnnealingLR))
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        if scheduler is not None and state.get("scheduler") is not None:
-            scheduler.load_state_dict(state["scheduler"])
-        history = list(state["history"])
-        start_epoch = len(history) + 1
+        history = resume_training(checkpoint_path, model, optimizer, scheduler, run_config, map_location=dev,
+                                  epochs_fixed=isinstance(scheduler, torch.optim.lr_scheduler.CosineAnnealingLR))
 
     last_epoch = min(epochs, stop_after) if stop_after is not None else epochs
-    for epoch in range(start_epoch, last_epoch + 1):
-        torch.manual_seed(epoch_seed(seed, epoch))
-        generator = torch.Generator().manual_seed(epoch_seed(seed, epoch))
-        model.train()
-        started = time.perf_counter()
-        loss_sum = torch.zeros((), device=dev)
-        correct = torch.zeros((), device=dev, dtype=torch.long)
-        n_batches = -(-len(y_train) // batch_size)
-        for idx in _progress(batch_indices(len(y_train), batch_size, generator), n_batches, progress, f"epoch {epoch}"):
-            idx = idx.to(dev)
-            xb, yb = x_train[idx], y_train[idx]
-            if augment is not None:
-                xb = augment(xb, generator)
-            logits = model(xb)
-            loss = F.cross_entropy(logits, yb)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            loss_sum += loss.detach() * len(yb)
-            correct += (logits.detach().argmax(1) == yb).sum()
-        if dev.type == "cuda":
-            torch.cuda.synchronize(dev)
-        seconds = time.perf_counter() - started
-        train_loss = loss_sum.item() / len(y_train)
+    n_batches = -(-len(y_train) // batch_size)
+    for epoch in range(trained_epochs(history) + 1, last_epoch + 1):
+        generator = seed_epoch(seed, epoch)
+        batches = _progress(tensor_batches(x_train, y_train, batch_size, generator), n_batches, progress,
+                            f"epoch {epoch}")
+        transform = None if augment is None else (lambda xb, g=generator: augment(xb, g))
+        train = run_epoch(model, batches, device=dev, optimizer=optimizer, transform=transform)
+        loss_sum, correct = (v.item() for v in train.sums)
+        train_loss = loss_sum / len(y_train)
         test_loss, test_acc = evaluate(model, x_test, y_test, eval_batch_size)
         row = {
             "epoch": epoch,
             "train_loss": train_loss,
-            "train_acc": 100.0 * correct.item() / len(y_train),
+            "train_acc": 100.0 * correct / len(y_train),
             "test_loss": test_loss,
             "test_acc": test_acc,
-            "lr": _current_lr(optimizer),
-            "seconds": round(seconds, 3),
+            "lr": current_lr(optimizer),
+            "seconds": round(train.seconds, 3),
         }
-        if scheduler is not None:
-            if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
-                scheduler.step(train_loss)
-            else:
-                scheduler.step()
+        step_scheduler(scheduler, train_loss)
         history.append(row)
         if checkpoint_path is not None:
-            save_checkpoint(
-                checkpoint_path,
-                {
-                    "model": model.state_dict(),
-                    "optimizer": optimizer.state_dict(),
-                    "scheduler": scheduler.state_dict() if scheduler is not None else None,
-                    "history": history,
-                    "seed": seed,
-                    "config": run_config,
-                },
-            )
+            save_checkpoint(checkpoint_path, training_state(model, optimizer, scheduler, history, seed=seed,
+                                                            config=run_config))
         if on_epoch is not None:
             on_epoch(row)
     return history
