@@ -25,7 +25,7 @@ import torch
 from torch import nn
 
 from harmonic import results
-from harmonic.experiments.mlp import RunResult, recorded_run
+from harmonic.experiments.recording import RunResult, recorded_run
 from harmonic.harmonize import harmonize
 from harmonic.utils import count_parameters
 
@@ -148,6 +148,7 @@ def run_conversion(
     device: str = "cpu",
     progress: bool = False,
     conversions: Mapping[str, Any] = WRN_CONVERSIONS,
+    plan: Mapping[str, Any] | None = None,
 ) -> RunResult:
     """Table 2's "converted + finetuned" protocol at small scale, recorded as ``<results_dir>/<run_name>``.
 
@@ -193,4 +194,5 @@ def run_conversion(
               "finetune_epochs": finetune_epochs, "lr": lr, "momentum": momentum, "weight_decay": weight_decay,
               "batch_size": batch_size, "augment": augment, "seed": seed, "subset": subset,
               "test_subset": test_subset, "device": str(dev)}
-    return recorded_run(params, seed=seed, device=str(dev), results_dir=results_dir, run_name=run_name, train=train)
+    return recorded_run(params, seed=seed, device=str(dev), results_dir=results_dir, run_name=run_name, train=train,
+                        plan=plan)

@@ -266,7 +266,9 @@ def load_runs(results_dirs: str | os.PathLike | Iterable[str | os.PathLike]):
     """All runs below one or more folders as one long pandas DataFrame.
 
     Each metrics row is joined with its run's parameters (columns ``param_*``), seed,
-    device, commit and ``run`` (folder path relative to its results folder).
+    device, commit, ``run`` (folder path relative to its results folder) and what the run's
+    plan says it is (``plan_profile``, ``plan_group``, ``plan_variant``; None for runs recorded
+    before runs carried it, see :mod:`harmonic.plan`).
     Returns an empty frame when there is no run yet. A file that cannot be read, or a
     metrics/provenance pair from different saves, raises :class:`ResultFileError` naming it.
     """
@@ -292,6 +294,9 @@ def load_runs(results_dirs: str | os.PathLike | Iterable[str | os.PathLike]):
             frame["device"] = record.get("device")
             frame["commit"] = (record.get("git") or {}).get("commit")
             frame["started"] = record.get("started")
+            plan = record.get("plan") or {}  # what the pipeline said the run is (runs recorded since it says so)
+            for key in ("profile", "group", "variant"):
+                frame[f"plan_{key}"] = plan.get(key)
             for key, value in (record.get("params") or {}).items():
                 if isinstance(value, (list, tuple)):
                     value = "-".join(str(v) for v in value)

@@ -44,6 +44,8 @@ def study_dir(tmp_path: Path) -> Path:
                 {"epoch": 3, "train_loss": 0.2, "test_acc": final, "lr": 1e-3, "seconds": 3.0},
             ]
             record = {"params": _params(dataset, model, seed, extra), "seed": seed, "device": "cpu",
-                      "git": {"commit": "0" * 40, "dirty": False}}
+                      "git": {"commit": "0" * 40, "dirty": False},
+                      "plan": {"profile": "study", "group": "mlp-study", "variant": variant,
+                               "point": {"dataset": dataset}}}
             results.save_run(root, f"{variant}-dataset{dataset}-{model}-s{seed}", metrics, record)
     return root

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from harmonic import pipeline
+from harmonic import pipeline, plan
 
 
 def _toc_notebooks() -> set[str]:
@@ -68,7 +68,7 @@ def test_source_notebooks_have_parameters_and_no_outputs():
 
 def test_missing_data_stops_with_one_message(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("HARMONIC_DATA", str(tmp_path / "nothing-here"))
-    monkeypatch.setattr(pipeline, "BUILD", tmp_path / "build")
+    monkeypatch.setattr(plan, "BUILD", tmp_path / "build")
     code = pipeline.main(["--profile", "smoke", "--book", str(tmp_path / "book"), "--only", "batch64-lr0.01"])
     err = capsys.readouterr().err
     assert code == 1

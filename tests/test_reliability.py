@@ -18,7 +18,8 @@ import torch
 
 from harmonic import results
 from harmonic.analysis import report
-from harmonic.experiments.mlp import MLPConfig, config_from, recorded_run, run_mlp
+from harmonic.experiments.mlp import MLPConfig, run_mlp
+from harmonic.experiments.recording import config_from, recorded_run
 from harmonic.mlp import ReLUMLP
 from harmonic.paths import RECORDED_RESULTS
 from harmonic.experiments.train import fit, make_optimizer, make_scheduler, save_checkpoint, seed_everything

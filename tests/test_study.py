@@ -16,22 +16,36 @@ import yaml
 
 from harmonic import pipeline
 from harmonic.analysis import study
-from harmonic.experiments.mlp import MLPConfig, config_from, run_mlp_grid
+from harmonic.experiments.mlp import MLPConfig, run_mlp_grid
+from harmonic.experiments.recording import config_from
 from harmonic.mlp import build_model
 
 from study_fixtures import FIXTURE, study_dir  # noqa: F401 (the fixture)
 
 
 # --------------------------------------------------------------------------- naming
-def test_variant_of_strips_model_seed_and_grid_suffix():
-    assert study.variant_of("fao-0.5-datasetfashion-mnist-harmonic-s3", "harmonic", 3,
-                            {"dataset": "fashion-mnist"}) == "fao-0.5"
-    assert study.variant_of("mlp-study/relu-32x16-datasetmnist-relu-s0", "relu", 0,
-                            {"dataset": "mnist"}) == "relu-32x16"
-    assert study.variant_of("seed-faithful-harmonic-s0", "harmonic", 0, {"dataset": "mnist"}) == "seed-faithful"
-    assert study.variant_of("lr-3e-4-lr0.001-harmonic-s1", "harmonic", 1, {"lr": 0.001}) == "lr-3e-4"
-    with pytest.raises(ValueError, match=r"run_name must end in '-relu-s0'"):
-        study.variant_of("seed-faithful-harmonic-s0", "relu", 0)
+def test_a_run_says_its_variant_and_older_runs_are_found_in_the_plan(tmp_path):
+    from harmonic import results
+
+    record = {"params": {"dataset": "mnist", "model": "relu"}, "seed": 0}
+    metrics = [{"epoch": 1, "test_acc": 90.0, "seconds": 1.0}]
+    # a new run says what it is, whatever its folder is called
+    results.save_run(tmp_path / "new", "any-name", metrics,
+                     record | {"plan": {"profile": "study", "group": "mlp-study", "variant": "relu-32x16",
+                                        "point": {"dataset": "mnist"}}})
+    assert set(study.study_runs(tmp_path / "new")["variant"]) == {"relu-32x16"}
+    # a run recorded before runs said so: found in the study plan by its folder
+    recorded = pipeline.PARAMS.parent.parent / "data" / "results"
+    older = tmp_path / "old" / "mlp-study"
+    folder = recorded / "mlp-study" / "fao-0.5-datasetfashion-mnist-harmonic-s3"
+    results.save_run(older, folder.name, metrics, record)
+    with pytest.raises(ValueError, match=r"runs \['fao-0.5-datasetfashion-mnist-harmonic-s3'\] say no variant"):
+        study.study_runs(older)
+    with pytest.raises(ValueError, match=r"not in the plan of profile 'study'"):  # not the study's folder
+        study.study_runs(older, profile="study")
+    runs = study.study_runs(folder.parent, profile="study")
+    assert set(runs.loc[runs["run"] == folder.name, "variant"]) == {"fao-0.5"}
+    assert set(runs["variant"]) >= {"seed-faithful", "relu", "relu-32x16", "fao-0.5", "lr-3e-4-cosine"}
 
 
 @pytest.mark.parametrize("variant, family", [
@@ -167,9 +181,10 @@ def test_same_settings_pairs_each_harmonic_variant_with_its_relu_twin(study_dir)
 def test_a_real_tiny_run_records_its_variant(tmp_path, mnist_root):
     run_mlp_grid(["harmonic"], [0], results_dir=tmp_path, run_name="freq-linear-datasetmnist",
                  data_root=str(mnist_root), progress=False, dataset="mnist", subset=256, test_subset=256,
-                 epochs=1, model_options={"freq_scheme": "linear"}, device="cpu")
+                 epochs=1, model_options={"freq_scheme": "linear"}, device="cpu",
+                 plan={"profile": "study", "group": "mlp-study", "variant": "freq-linear", "point": {"dataset": "mnist"}})
     record = json.loads((tmp_path / "freq-linear-datasetmnist-harmonic-s0" / "provenance.json").read_text())
-    assert record["params"]["model_options"] == {"freq_scheme": "linear"}
+    assert record["params"]["model_options"] == {"freq_scheme": "linear"} and record["plan"]["variant"] == "freq-linear"
     assert record["params"]["subset"] == 256 and record["params"]["epochs"] == 1
     row = study.study_table(tmp_path).iloc[0]
     assert (row["variant"], row["freq_scheme"], row["model"], row["seed"]) == ("freq-linear", "linear", "harmonic", 0)
@@ -184,7 +199,7 @@ def _notebook_parameters(name: str) -> set[str]:
     return {t.id for node in tree.body if isinstance(node, ast.Assign) for t in node.targets}
 
 
-INJECTED = {"results_dir", "run_name", "profile", "book_dir"}  # set by harmonic.pipeline
+INJECTED = set(pipeline.PIPELINE_PARAMETERS)  # set by harmonic.pipeline
 
 
 def _study_jobs(profile: str) -> list[pipeline.Job]:
@@ -207,8 +222,8 @@ def test_study_profile_runs_every_variant_on_both_datasets_with_distinct_names()
         assert p["epochs"] == 20 and p["seeds"] == [0, 1, 2, 3, 4] and p["subset"] is None
         assert Path(p["results_dir"]).relative_to(pipeline.REPO_ROOT).as_posix() == "data/results/mlp-study"
         assert p["models"] in (["harmonic"], ["relu"])
-        variant = study.variant_of(f"{p['run_name']}-{p['models'][0]}-s0", p["models"][0], 0,
-                                   {"dataset": p["dataset"]})
+        variant = p["plan"]["variant"]
+        assert p["run_name"] == f"{variant}-dataset{p['dataset']}" and p["plan"]["point"] == {"dataset": p["dataset"]}
         assert (pipeline.PARAMS / "study" / "variants" / f"{variant}.yaml").exists()
         assert ("relu" in variant) == (p["models"] == ["relu"])
         # every configuration builds (scheme and activation names valid, options accepted)
@@ -235,13 +250,13 @@ def test_study_variants_cover_the_issue():
 
 @pytest.mark.parametrize("profile", ["study", "quick", "smoke"])
 def test_chapter_parameter_files_match_the_notebook(profile):
-    folder = pipeline.PARAMS / profile if profile == "study" else pipeline.PARAMS / profile / "study"
     known = _notebook_parameters("mlp_study")
-    page = yaml.safe_load((folder / "mlp_study.yaml").read_text())
-    assert set(page) <= known
+    (page,) = [job for job in pipeline.load_plan(profile) if job.notebook.stem == "mlp_study"]
+    assert set(page.parameters) - set(pipeline.PIPELINE_PARAMETERS) <= known
+    # only the study profile rewrites the committed table (the notebook's default is not to)
+    assert page.parameters.get("write_table", False) is (profile == "study")
     if profile != "study":
-        assert page["write_table"] is False  # only the study profile rewrites the committed table
-        common = yaml.safe_load((folder / "common.yaml").read_text())
+        common = yaml.safe_load((pipeline.PARAMS / profile / "study" / "common.yaml").read_text())
         assert set(common) <= _notebook_parameters("mnist_harmonic_mlp")
         assert common["seeds"] == [0]
 
@@ -256,8 +271,7 @@ def test_reduced_study_in_a_profile_uses_the_study_variants(profile):
     stems = {p.stem for p in (pipeline.PARAMS / "study" / "variants").glob("*.yaml")}
     for job in jobs:
         p = job.parameters
-        variant = study.variant_of(f"{p['run_name']}-{p['models'][0]}-s0", p["models"][0], 0,
-                                   {"dataset": p.get("dataset", "mnist")})
+        variant = p["plan"]["variant"]
         assert variant in stems and p["seeds"] == [0] and p["epochs"] <= 2
 
 
@@ -270,20 +284,3 @@ def test_chapter_notebook_is_a_clean_source():
     mlp_colab = [c for c in mlp["cells"] if "colab-setup" in c.get("metadata", {}).get("tags", [])]
     assert len(colab) == 1 and colab[0]["source"] == mlp_colab[0]["source"]
     assert "Open in Colab" in "".join(nb["cells"][0]["source"])
-
-
-def test_chapter_notebook_runs_on_recorded_runs(study_dir, tmp_path):
-    pytest.importorskip("papermill")
-    reference_table = tmp_path / "reference.csv"
-    study.write_study_table(study_dir, reference_table)
-    out = tmp_path / "mlp_study.ipynb"
-    pipeline.execute(pipeline.Job(pipeline.NOTEBOOKS / "mlp_study.ipynb", out, {
-        "study_dir": str(study_dir), "reference_dir": str(study_dir), "table_path": str(reference_table),
-        "figures_dir": str(tmp_path / "figures"), "profile": "test"}))
-    text = out.read_text()
-    assert "Best harmonic variant: `freq-linear`" in text and "(full study)" in text
-    planned = len(study.planned_study("study"))
-    assert f"Recorded: 0 of {planned} planned (dataset, variant) pairs complete" in text  # fixture: 3 epochs
-    # the full study's three figures (variants, frequency distributions, families); the reduced runs get tables only
-    assert len(list((tmp_path / "figures").glob("*.png"))) == 3
-    assert (tmp_path / "reference.csv").read_text() == study.study_table(study_dir).to_csv(index=False)

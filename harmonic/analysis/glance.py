@@ -1,8 +1,10 @@
 """The landing page's "Results at a glance": each claim of both works, what was reported, what this
 project found (read from the recorded result files and from our models), a verdict, and its chapter.
 
-Nothing here is typed in: reported values come from ``data/paper/`` and our values from
-``data/results/`` (:func:`harmonic.results.load_runs`) or from building the models.
+Nothing here is typed in: reported values come from ``data/paper/`` and our values from the
+recorded runs (:func:`harmonic.results.load_runs`) or from building the models. Each group of runs
+is named by the profile whose plan records it (:data:`GROUPS`); its folder comes from that plan
+(:func:`harmonic.plan.group_dir`).
 """
 
 from __future__ import annotations
@@ -13,9 +15,21 @@ from pathlib import Path
 import pandas as pd
 
 from harmonic.analysis import report, tables, wrn_study
+from harmonic.paths import RECORDED_RESULTS
+from harmonic.plan import group_dir
 from harmonic.results import load_runs
 
-__all__ = ["results_at_a_glance"]
+__all__ = ["GROUPS", "results_at_a_glance"]
+
+#: The recorded groups the landing page reads: (profile, group) of the plan that records each.
+#: ImageNet runs come from the torchrun command (no plan): recorded under ``data/results/imagenet`` (README).
+GROUPS: dict[str, tuple[str | None, str]] = {
+    "mlp": ("paper", "mnist_harmonic_mlp"),
+    "sweep": ("paper", "mnist-sweep"),
+    "cifar": ("paper", "cifar-wrn"),
+    "imagenet": (None, "imagenet"),
+    "wrn-study": ("wrn-study", "wrn-study"),
+}
 
 NEEDS_GPU = "needs CIFAR and a GPU"
 NEEDS_IMAGENET = "needs ImageNet and GPUs"
@@ -25,8 +39,21 @@ def _link(text: str, page: str) -> str:
     return f'<a href="{page}.html">{text}</a>'
 
 
-def _mlp_rows(results: Path) -> list[dict[str, str]]:
-    reference = results / "mnist_harmonic_mlp"
+def _folders(results_dir: str | os.PathLike | None) -> dict[str, Path]:
+    """The folder of each of :data:`GROUPS`: from its plan, or ``results_dir/<group>`` when given
+    (the groups still checked against their plans)."""
+    folders = {}
+    for key, (profile, group) in GROUPS.items():
+        planned = group_dir(profile, group) if profile is not None else None
+        if results_dir is not None:
+            folders[key] = Path(results_dir) / group
+        else:
+            folders[key] = planned if planned is not None else RECORDED_RESULTS / group
+    return folders
+
+
+def _mlp_rows(folders: dict[str, Path]) -> list[dict[str, str]]:
+    reference = folders["mlp"]
     runs = load_runs(reference) if reference.exists() else pd.DataFrame()
     rows = []
     if runs.empty:
@@ -49,7 +76,7 @@ def _mlp_rows(results: Path) -> list[dict[str, str]]:
     rows.append({"work": "Harmonic MLP", "claim": "about 95 % MNIST test accuracy within the first few epochs",
                  "reported": "95 % in the first few epochs (README)", "this project": found,
                  "verdict": result, "chapter": _link("Harmonic MLP on MNIST", "mnist_harmonic_mlp")})
-    sweep_dir = results / "mnist-sweep"
+    sweep_dir = folders["sweep"]
     sweep = report.sweep_table(load_runs(sweep_dir)) if sweep_dir.exists() else pd.DataFrame()
     asks = (("a learning-rate sweep", None), ("batch size 64", "batch 64"), ("hidden layers [32, 16]", "hidden 32×16"))
     for ask, text in asks:
@@ -69,8 +96,8 @@ def _mlp_rows(results: Path) -> list[dict[str, str]]:
     return rows
 
 
-def _network_rows(results: Path) -> list[dict[str, str]]:
-    table1, table2 = tables.table1([results / "cifar-wrn"]), tables.table2([results / "imagenet"])
+def _network_rows(folders: dict[str, Path]) -> list[dict[str, str]]:
+    table1, table2 = tables.table1([folders["cifar"]]), tables.table2([folders["imagenet"]])
     rows = []
     ours = pd.concat([table1, table2]).dropna(subset=["params (M) ours"])
     equal = int((ours["params (M) ours"] == ours["params (M) reported"]).sum())
@@ -85,7 +112,7 @@ def _network_rows(results: Path) -> list[dict[str, str]]:
         rows.append({"work": "Harmonic Networks", "claim": name, "reported": f"{len(table)} rows",
                      "this project": f"{run} rows run" if run else f"not run here: {needs}",
                      "verdict": "—" if not run else "see the chapter", "chapter": _link(name.split(" errors")[0], page)})
-    study = wrn_study.load_study(results / "wrn-study")
+    study = wrn_study.load_study(folders["wrn-study"])
     claims = wrn_study.claims_table(study)
     counts = claims["verdict"].value_counts()
     rows.append({"work": "Harmonic Networks",
@@ -103,8 +130,9 @@ def _network_rows(results: Path) -> list[dict[str, str]]:
     return rows
 
 
-def results_at_a_glance(results_dir: str | os.PathLike) -> pd.DataFrame:
+def results_at_a_glance(results_dir: str | os.PathLike | None = None) -> pd.DataFrame:
     """One row per claim of both works (columns: work, claim, reported, this project, verdict,
-    chapter as an HTML link relative to the book's pages), from the recorded runs under ``results_dir``."""
-    results = Path(results_dir)
-    return pd.DataFrame(_mlp_rows(results) + _network_rows(results))
+    chapter as an HTML link relative to the book's pages), from the recorded runs: the folders their
+    plans name (:data:`GROUPS`), or those groups under ``results_dir`` when given."""
+    folders = _folders(results_dir)
+    return pd.DataFrame(_mlp_rows(folders) + _network_rows(folders))

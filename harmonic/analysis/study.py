@@ -2,8 +2,8 @@
 
 Each variant of the study is a parameter file of ``notebooks/mnist_harmonic_mlp.ipynb``
 (``notebooks/params/study/variants/<variant>.yaml``) run by :mod:`harmonic.pipeline` over a
-grid of datasets, so a run folder is named ``<variant>-dataset<dataset>-<model>-s<seed>``
-(:func:`variant_of` recovers the variant). :func:`study_table` turns the recorded runs
+grid of datasets; each run records its variant (its ``plan``, :mod:`harmonic.plan`), and runs
+recorded before that are found in the plan (:func:`study_runs`). :func:`study_table` turns the recorded runs
 (:func:`harmonic.results.load_runs`) into one row per run; :func:`summary` aggregates the
 seeds of each (dataset, variant) and compares it with the 98.5 % MNIST target and with the
 best ReLU baseline of the same dataset and width. Nothing here types in a number of its own.
@@ -27,7 +27,6 @@ from typing import Any, Iterable, Mapping, Sequence
 
 import pandas as pd
 
-from harmonic.pipeline import point_suffix
 from harmonic.analysis.report import last_epoch, mean_std
 from harmonic.mlp.frequencies import shared_periods
 from harmonic.results import atomic_write_text, load_runs
@@ -72,7 +71,6 @@ __all__ = [
     "twins_view",
     "variant_accuracy",
     "variant_label",
-    "variant_of",
     "write_study_table",
 ]
 
@@ -135,25 +133,6 @@ SUMMARY_COLUMNS: tuple[str, ...] = (
 
 
 # --------------------------------------------------------------------------- naming
-def variant_of(run_name: str, model: str, seed: int, grid: Mapping[str, Any] | None = None) -> str:
-    """The variant (parameter-file stem) of a run folder named ``<variant><grid suffix>-<model>-s<seed>``.
-
-    ``grid`` holds the run's values of the plan's grid keys, in the plan's order (the study's
-    grid is ``{"dataset": ...}``); suffixes that are absent (e.g. a plan without a grid) are
-    skipped. Raises ValueError when the name does not end in ``-<model>-s<seed>``.
-    """
-    name = Path(run_name).name
-    tail = f"-{model}-s{seed}"
-    if not name.endswith(tail) or len(name) == len(tail):
-        raise ValueError(f"run_name must end in {tail!r} (run_mlp_grid's naming); got {run_name!r}")
-    name = name[: -len(tail)]
-    for key, value in reversed(list((grid or {}).items())):
-        suffix = point_suffix({key: value})
-        if name.endswith(suffix) and len(name) > len(suffix):
-            name = name[: -len(suffix)]
-    return name
-
-
 def family_of(variant: str) -> str:
     """The family of a variant name (see :data:`FAMILIES`); ``"reference"`` when none matches."""
     for family, pattern in FAMILIES:
@@ -176,15 +155,24 @@ def _model_options(cell: Any) -> dict[str, Any]:
     return dict(json.loads(cell)) if isinstance(cell, str) else {}
 
 
+def _planned_variants(profile: str, group: str) -> dict[Path, str]:
+    """Run folder → variant of every run ``profile``'s plan puts in ``group`` (:func:`harmonic.plan.planned_runs`)."""
+    from harmonic.plan import planned_runs
+
+    return {Path(run["folder"]).resolve(): run["variant"] for run in planned_runs(profile, group)}
+
+
 def study_runs(
     results_dirs: str | os.PathLike | Iterable[str | os.PathLike],
-    grid_keys: Sequence[str] = ("dataset",),
+    profile: str | None = None,
+    group: str = "mlp-study",
 ) -> pd.DataFrame:
     """Per-epoch metrics of every run below ``results_dirs`` (:func:`~harmonic.results.load_runs`)
     with the columns ``dataset``, ``model``, ``variant`` and ``family`` added.
 
-    ``grid_keys``: the grid keys of the plan that produced the runs, whose suffixes
-    :func:`variant_of` strips from the run names. Returns an empty frame when there is no run.
+    A run's variant is what its plan recorded (``plan_variant``); runs recorded before runs carried
+    it are found in the plan of ``profile`` (their folders in ``group``, :func:`harmonic.plan.planned_runs`).
+    Raises ValueError naming the runs whose variant neither says. Empty frame when there is no run.
     """
     runs = load_runs(results_dirs)
     if runs.empty:
@@ -192,13 +180,18 @@ def study_runs(
     runs = runs.copy()
     runs["dataset"] = runs["param_dataset"]
     runs["model"] = runs["param_model"]
-    names = runs[["run", "param_model", "seed", *(f"param_{k}" for k in grid_keys)]].drop_duplicates()
-    variants = {
-        row["run"]: variant_of(row["run"], row["param_model"], int(row["seed"]),
-                               {k: row[f"param_{k}"] for k in grid_keys})
-        for _, row in names.iterrows()
-    }
-    runs["variant"] = runs["run"].map(variants)
+    variant = runs["plan_variant"]
+    unknown = variant.isna()
+    if unknown.any() and profile is not None:
+        planned = _planned_variants(profile, group)
+        folders = [(Path(d) / r).resolve() for d, r in zip(runs.loc[unknown, "results_dir"], runs.loc[unknown, "run"])]
+        variant = variant.copy()
+        variant[unknown] = [planned.get(folder) for folder in folders]
+    missing = sorted(runs.loc[variant.isna(), "run"].unique())
+    if missing:
+        raise ValueError(f"runs {missing[:5]}{' …' if len(missing) > 5 else ''} say no variant and are not in the plan "
+                         f"of profile {profile!r} (group {group!r}): pass the profile whose plan recorded them")
+    runs["variant"] = variant
     runs["family"] = runs["variant"].map(family_of)
     return runs
 
@@ -207,10 +200,13 @@ def study_table(
     results_dirs: str | os.PathLike | Iterable[str | os.PathLike],
     *,
     epoch: int | None = None,
-    grid_keys: Sequence[str] = ("dataset",),
+    profile: str | None = None,
+    group: str = "mlp-study",
 ) -> pd.DataFrame:
     """One row per recorded run: the tidy table of the study (columns :data:`TABLE_COLUMNS`).
 
+    ``profile``/``group``: where the runs' variants are found when a run does not record its own
+    (:func:`study_runs`).
     ``test_acc`` (%) is the run's last epoch, or epoch ``epoch`` (runs that did not reach it
     are left out); ``best_test_acc`` is the best epoch up to that one (selected on the test set:
     shown for reference, not a result); ``seconds_per_epoch`` is the mean training time of an
@@ -220,7 +216,7 @@ def study_table(
     defaults) are None for ReLU runs, which do not use them. ``hidden_sizes`` and ``max_freqs``
     read like ``"512x256"`` and ``"5.0x3.0"``.
     """
-    runs = study_runs(results_dirs, grid_keys)
+    runs = study_runs(results_dirs, profile, group)
     if runs.empty:
         return pd.DataFrame(columns=list(TABLE_COLUMNS))
     if epoch is not None:

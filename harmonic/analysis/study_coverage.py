@@ -3,11 +3,9 @@ the runs of a study table (:func:`harmonic.analysis.study.study_table`)."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pandas as pd
 
-from harmonic.analysis.study import family_of, variant_of
+from harmonic.analysis.study import family_of
 
 __all__ = ["coverage", "coverage_note", "planned_study"]
 
@@ -15,16 +13,14 @@ __all__ = ["coverage", "coverage_note", "planned_study"]
 def planned_study(profile: str = "study", group: str = "mlp-study") -> pd.DataFrame:
     """What a profile's plan asks of the study: one row per (dataset, variant) with the planned
     ``seeds`` (count) and ``epochs``, read from ``notebooks/params/<profile>/plan.yaml``."""
-    from harmonic.pipeline import load_plan
+    from harmonic.plan import load_plan
 
     rows = []
     for job in load_plan(profile):
-        p = job.parameters
-        if Path(p["results_dir"]).name != group:
+        if job.group != group:
             continue
-        model = p["models"][0]
-        variant = variant_of(f"{p['run_name']}-{model}-s0", model, 0, {"dataset": p.get("dataset", "mnist")})
-        rows.append({"dataset": p.get("dataset", "mnist"), "variant": variant, "family": family_of(variant),
+        p = job.parameters
+        rows.append({"dataset": p.get("dataset", "mnist"), "variant": job.variant, "family": family_of(job.variant),
                      "seeds": len(p["seeds"]), "epochs": int(p["epochs"])})
     return pd.DataFrame(rows, columns=["dataset", "variant", "family", "seeds", "epochs"])
 

@@ -1,22 +1,22 @@
-"""Experiments as one call: parameters in, result files with provenance out.
+"""The Harmonic-MLP runs as one call: parameters in, result files with provenance out.
 
 Notebooks stay thin: their ``parameters`` cell becomes the keyword arguments of
-:func:`run_mlp`, which loads the data, builds the model and optimizer, trains with
-:func:`harmonic.experiments.train.fit` and writes ``metrics.csv`` + ``provenance.json``.
+:func:`run_mlp` (one model and seed) or :func:`run_mlp_grid` (every model × seed), which load the
+data, build the model and optimizer, train with :func:`harmonic.experiments.train.fit` and record
+the run (:func:`harmonic.experiments.recording.recorded_run`).
 """
 
 from __future__ import annotations
 
-import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Mapping, Optional
 
 import pandas as pd
 from torch.utils.data import TensorDataset
 
-from harmonic import results
 from harmonic.datasets.mnist import DATASET_LOADERS, load_dataset
+from harmonic.experiments.recording import RunResult, config_from, item_run_name, recorded_run
 from harmonic.experiments.checks import check_choice, check_dropout, check_int, check_list, check_number
 from harmonic.experiments.train import OPTIMIZERS, SCHEDULERS, fit, make_optimizer, make_scheduler, seed_everything, select_device
 from harmonic.utils import count_parameters
@@ -77,57 +77,6 @@ class MLPConfig:
         return kwargs
 
 
-@dataclass
-class RunResult:
-    """What a run produced: per-epoch metrics, where they were written, and provenance."""
-
-    metrics: pd.DataFrame
-    folder: Optional[Path]
-    record: dict[str, Any]
-
-    @property
-    def final(self) -> pd.Series:
-        """Metrics of the last epoch."""
-        return self.metrics.iloc[-1]
-
-
-def config_from(cls: type, params: dict[str, Any]):
-    """Build dataclass ``cls`` from ``params``; unknown keys raise a ValueError naming them."""
-    names = {f.name for f in fields(cls)}
-    unknown = sorted(set(params) - names)
-    if unknown:
-        raise ValueError(f"unknown parameter(s) {unknown}; accepted: {sorted(names)}")
-    return cls(**params)
-
-
-def recorded_run(
-    params: dict[str, Any],
-    *,
-    seed: int,
-    device: str,
-    results_dir: str | Path | None,
-    run_name: str | None,
-    train: Callable[[Optional[Path]], list[dict[str, Any]]],
-) -> RunResult:
-    """Time ``train(checkpoint_path)`` and save its metrics with provenance.
-
-    With ``results_dir=None`` nothing is written (exploration in a notebook). ``run_name`` is
-    checked (a plain folder name) before anything is trained or written.
-    """
-    if results_dir is not None and not run_name:
-        raise ValueError("run_name must be given when results_dir is set")
-    folder = Path(results_dir) / results.check_run_name(run_name) if results_dir is not None else None
-    checkpoint = folder / "checkpoint.pt" if folder is not None else None
-    started_at = results.now_utc()
-    clock = time.perf_counter()
-    history = train(checkpoint)
-    record = results.provenance(params, seed=seed, device=device, started=started_at,
-                                duration_s=time.perf_counter() - clock)
-    if folder is not None:
-        results.save_run(results_dir, run_name, history, record)
-    return RunResult(pd.DataFrame(history), folder, record)
-
-
 def mlp_data(config: MLPConfig, data_root: str | None = None) -> tuple[TensorDataset, TensorDataset]:
     """The (train, test) sets a run of ``config`` trains and evaluates on."""
     return (load_dataset(config.dataset, train=True, root=data_root, subset=config.subset),
@@ -141,13 +90,15 @@ def run_mlp(
     checkpoint: bool = False,
     progress: bool = True,
     data: tuple[TensorDataset, TensorDataset] | None = None,
+    plan: Mapping[str, Any] | None = None,
     **params: Any,
 ) -> RunResult:
     """Train one MLP (harmonic or ReLU) configuration and record it.
 
     ``params`` are the fields of :class:`MLPConfig`. ``checkpoint=True`` keeps a
     checkpoint next to the results, and a rerun resumes from it. ``data``: the
-    (train, test) sets of :func:`mlp_data` when the caller already loaded them.
+    (train, test) sets of :func:`mlp_data` when the caller already loaded them. ``plan``: what
+    the pipeline says the run is (kept in its provenance, see :mod:`harmonic.plan`).
     """
     from harmonic.mlp import build_model  # model code lives in harmonic.mlp
 
@@ -175,7 +126,7 @@ def run_mlp(
 
     record_params = asdict(config) | {"n_parameters": count_parameters(model)}
     return recorded_run(record_params, seed=config.seed, device=device,
-                        results_dir=results_dir, run_name=run_name, train=train)
+                        results_dir=results_dir, run_name=run_name, train=train, plan=plan)
 
 
 def run_mlp_grid(
@@ -184,11 +135,13 @@ def run_mlp_grid(
     *,
     results_dir: str | Path | None = None,
     run_name: str | None = None,
+    plan: Mapping[str, Any] | None = None,
     **params: Any,
 ) -> pd.DataFrame:
     """:func:`run_mlp` for every model × seed; one long frame of per-epoch metrics.
 
-    Runs are recorded as ``<results_dir>/<run_name>-<model>-s<seed>/``; the frame
+    Runs are recorded as ``<results_dir>/<run_name>-<model>-s<seed>/``
+    (:func:`~harmonic.experiments.recording.item_run_name`), each with ``plan``; the frame
     has the columns of ``metrics.csv`` plus ``model``, ``seed`` and ``run``.
     """
     if not models or not seeds:
@@ -198,8 +151,8 @@ def run_mlp_grid(
     frames = []
     for model in models:
         for seed in seeds:
-            name = f"{run_name}-{model}-s{seed}" if run_name else None
+            name = item_run_name(run_name, model=model, seed=seed) if run_name else None
             result = run_mlp(results_dir=results_dir, run_name=name, data=data, model=model, seed=seed,
-                             **run_options, **params)
+                             plan=plan, **run_options, **params)
             frames.append(result.metrics.assign(model=model, seed=seed, run=name or f"{model}-s{seed}"))
     return pd.concat(frames, ignore_index=True)

@@ -19,7 +19,7 @@ from __future__ import annotations
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Optional, Sequence, Union
+from typing import Any, Mapping, Optional, Sequence, Union
 
 import pandas as pd
 from torch import nn
@@ -27,7 +27,7 @@ from torch import nn
 from harmonic import results
 from harmonic.datasets.cifar import IMAGE_DATASETS, cifar_augment, image_dataset_info, load_image_dataset
 from harmonic.experiments.checks import check_choice, check_dropout, check_int, check_level, check_milestones, check_number
-from harmonic.experiments.mlp import RunResult, config_from, recorded_run
+from harmonic.experiments.recording import RunResult, config_from, recorded_run
 from harmonic.experiments.train import fit, make_optimizer, make_scheduler, save_checkpoint, seed_everything, select_device
 from harmonic.utils import count_parameters
 
@@ -113,7 +113,7 @@ class WRNConfig:
 
 @dataclass
 class WRNRunResult(RunResult):
-    """A :class:`~harmonic.experiments.mlp.RunResult` plus the trained model and its Figure 3 table."""
+    """A :class:`~harmonic.experiments.recording.RunResult` plus the trained model and its Figure 3 table."""
 
     model: Optional[nn.Module] = None
     frequency_weights: Optional[pd.DataFrame] = None
@@ -175,6 +175,7 @@ def run_wrn(
     checkpoint: bool = False,
     progress: bool = True,
     save_model: bool = False,
+    plan: Mapping[str, Any] | None = None,
     **params: Any,
 ) -> WRNRunResult:
     """Train one (harmonic) WRN configuration on CIFAR-10/100 or Fashion-MNIST and record it.
@@ -192,6 +193,7 @@ def run_wrn(
     networks also get ``frequency_weights.csv`` (see :func:`frequency_weights`).
     ``save_model=True`` also writes the trained ``state_dict`` as ``model.pt`` (:data:`MODEL_FILE`;
     loadable with ``torch.load(..., weights_only=True)``), e.g. for converting it later.
+    ``plan``: what the pipeline says the run is (kept in its provenance, see :mod:`harmonic.plan`).
     """
     from harmonic.models import wrn  # model code lives in harmonic.models
 
@@ -221,7 +223,7 @@ def run_wrn(
 
     record_params = asdict(config) | {"n_parameters": count_parameters(model)}
     run = recorded_run(record_params, seed=config.seed, device=device,
-                       results_dir=results_dir, run_name=run_name, train=train)
+                       results_dir=results_dir, run_name=run_name, train=train, plan=plan)
     table = frequency_weights(model) if config.harmonic is not None else None
     if table is not None and run.folder is not None:
         save_frequency_weights(table, run.folder)
