@@ -25,7 +25,7 @@ from harmonic.paths import RECORDED_RESULTS
 from harmonic.experiments.train import fit, make_optimizer, make_scheduler, save_checkpoint, seed_everything
 from harmonic.experiments.wrn import WRNConfig
 
-from test_data import make_fake_mnist, write_idx
+from dataset_files import make_fake_mnist, write_idx
 from test_imagenet import _args, tree  # noqa: F401  (tree: the generated ImageFolder fixture)
 
 

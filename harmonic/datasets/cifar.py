@@ -24,16 +24,16 @@ from __future__ import annotations
 import os
 import pickle
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch.utils.data import TensorDataset
 
-from harmonic.datasets.mnist import DATA_ENV, check_labels, data_root, ensure_files, fixed_subset, load_fashion_mnist
+from harmonic.datasets.mnist import DATA_ENV, check_labels, data_root, ensure_files, fixed_subset
+from harmonic.datasets.registry import DATASETS, load
 
 __all__ = [
     "CIFAR_DATASETS",
@@ -163,7 +163,7 @@ def load_cifar(
     parts = []
     for file in spec.train_files if train else spec.test_files:
         parts.append(read_cifar_batch(folder / file, spec.label_key))
-        check_labels(parts[-1][1], IMAGE_DATASETS[name].num_classes,
+        check_labels(parts[-1][1], DATASETS[name].num_classes,
                      f"{name} {'training' if train else 'test'} set ({folder / file})")
     images = torch.cat([p[0] for p in parts])
     labels = torch.cat([p[1] for p in parts])
@@ -223,21 +223,13 @@ class ImageDatasetInfo:
     image_size: int
 
 
+#: Side of the images of the CIFAR-shaped networks.
+IMAGE_SIZE = 32
+#: The datasets of the CIFAR-shaped networks (:func:`load_image_dataset`), from
+#: :mod:`harmonic.datasets.registry`: Fashion-MNIST's 28×28 images are centred on 32×32.
 IMAGE_DATASETS: dict[str, ImageDatasetInfo] = {
-    "cifar10": ImageDatasetInfo("cifar10", 10, 3, 32),
-    "cifar100": ImageDatasetInfo("cifar100", 100, 3, 32),
-    "fashion-mnist": ImageDatasetInfo("fashion-mnist", 10, 1, 32),  # 28×28 centred on 32×32
-}
-
-
-def _fashion_mnist_32(train: bool = True, **kwargs: Any) -> TensorDataset:
-    return load_fashion_mnist(train=train, pad_to=32, **kwargs)
-
-
-_LOADERS: dict[str, Callable[..., TensorDataset]] = {
-    "cifar10": partial(load_cifar, "cifar10"),
-    "cifar100": partial(load_cifar, "cifar100"),
-    "fashion-mnist": _fashion_mnist_32,
+    name: ImageDatasetInfo(name, DATASETS[name].num_classes, DATASETS[name].in_channels, IMAGE_SIZE)
+    for name in ("cifar10", "cifar100", "fashion-mnist")
 }
 
 
@@ -255,9 +247,10 @@ def load_image_dataset(
     subset: int | None = None,
     download: bool = True,
 ) -> TensorDataset:
-    """32×32 image data for the CIFAR-shaped networks by name: ``"cifar10"``, ``"cifar100"``, ``"fashion-mnist"``.
+    """32×32 image data for the CIFAR-shaped networks by name: ``"cifar10"``, ``"cifar100"``, ``"fashion-mnist"``,
+    through :func:`harmonic.datasets.registry.load`.
 
     Fashion-MNIST is zero-padded (in normalised units: the background) to 32×32, one channel.
     """
     image_dataset_info(name)
-    return _LOADERS[name](train=train, root=root, subset=subset, download=download)
+    return load(name, train, root=root, subset=subset, download=download, pad_to=IMAGE_SIZE)

@@ -21,12 +21,15 @@ import gzip
 import os
 import zlib
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Callable, TypeVar
 
 import numpy as np
 import torch
 from torch.utils.data import TensorDataset
+
+from harmonic.datasets.registry import dataset_names, dataset_spec, load
 
 T = TypeVar("T")
 
@@ -40,16 +43,16 @@ class DataUnavailableError(RuntimeError):
 
 @dataclass(frozen=True)
 class IdxDataset:
-    """An MNIST-format dataset: torchvision folder name, files, normalisation."""
+    """The files of an MNIST-format dataset: torchvision folder and class, normalisation."""
 
     name: str
     folder: str
     mean: float
     std: float
     torchvision_class: str
-    num_classes: int = 10
 
 
+#: How the IDX datasets of :mod:`harmonic.datasets.registry` are stored and normalised.
 IDX_DATASETS: dict[str, IdxDataset] = {
     # mean/std of the training images, the values every MNIST tutorial (and the seed) use
     "mnist": IdxDataset("mnist", "MNIST", 0.1307, 0.3081, "MNIST"),
@@ -220,7 +223,7 @@ def load_idx_dataset(
     labels = torch.from_numpy(read_idx(paths[1]).astype(np.int64))
     if images.ndim != 3 or labels.shape[0] != images.shape[0]:
         raise ValueError(f"{paths[0]} / {paths[1]}: images {tuple(images.shape)} and labels {tuple(labels.shape)} do not match")
-    check_labels(labels, spec.num_classes, f"{dataset} {'training' if train else 'test'} set ({paths[1]})")
+    check_labels(labels, dataset_spec(dataset).num_classes, f"{dataset} {'training' if train else 'test'} set ({paths[1]})")
     keep = fixed_subset(len(labels), subset)
     if keep is not None:
         images, labels = images[keep], labels[keep]
@@ -264,14 +267,13 @@ def load_fashion_mnist(train: bool = True, **kwargs) -> TensorDataset:
     return load_idx_dataset("fashion-mnist", train=train, **kwargs)
 
 
-DATASET_LOADERS: dict[str, Callable[..., TensorDataset]] = {
-    "mnist": load_mnist,
-    "fashion-mnist": load_fashion_mnist,
-}
-
-
 def load_dataset(name: str, train: bool = True, **kwargs) -> TensorDataset:
-    """Load any dataset this package knows by name (see ``DATASET_LOADERS``)."""
-    if name not in DATASET_LOADERS:
-        raise ValueError(f"dataset must be one of {sorted(DATASET_LOADERS)}, got {name!r}")
-    return DATASET_LOADERS[name](train=train, **kwargs)
+    """MNIST or Fashion-MNIST by name (28×28 unless ``pad_to``; ``kwargs`` of
+    :func:`load_idx_dataset`), through :func:`harmonic.datasets.registry.load`."""
+    dataset_spec(name, DATASET_LOADERS)
+    return load(name, train=train, **kwargs)
+
+
+#: The IDX datasets of :mod:`harmonic.datasets.registry`, each with its loader ``(train=True, **kwargs)``.
+DATASET_LOADERS: dict[str, Callable[..., TensorDataset]] = {name: partial(load_dataset, name)
+                                                            for name in dataset_names("idx")}

@@ -1,9 +1,6 @@
-"""Data loading: IDX parsing, real MNIST, subsets, and the missing-data message."""
+"""harmonic.datasets.mnist: IDX parsing, real MNIST, subsets, and the missing-data message."""
 
 from __future__ import annotations
-
-import gzip
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,27 +9,9 @@ import torch
 from harmonic.datasets import mnist as data
 from harmonic.datasets.mnist import DataUnavailableError, load_idx_dataset, load_mnist, read_idx
 
+from dataset_files import make_fake_mnist, write_idx
+
 MNIST_TRAIN_LABEL_COUNTS = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
-
-
-def write_idx(path: Path, array: np.ndarray, compress: bool = False) -> None:
-    """Write ``array`` (uint8) in the IDX format: magic 0x0000 08 ndim, big-endian dims, data."""
-    header = bytes([0, 0, 0x08, array.ndim]) + b"".join(int(d).to_bytes(4, "big") for d in array.shape)
-    payload = header + array.astype(np.uint8).tobytes()
-    if compress:
-        path = path.with_name(path.name + ".gz")
-        path.write_bytes(gzip.compress(payload))
-    else:
-        path.write_bytes(payload)
-
-
-def make_fake_mnist(root: Path, n: int = 20, compress: bool = False) -> None:
-    raw = root / "MNIST" / "raw"
-    raw.mkdir(parents=True)
-    rng = np.random.default_rng(0)
-    for split, count in (("train", n), ("t10k", n // 2)):
-        write_idx(raw / f"{split}-images-idx3-ubyte", rng.integers(0, 256, (count, 28, 28)), compress)
-        write_idx(raw / f"{split}-labels-idx1-ubyte", np.arange(count) % 10, compress)
 
 
 @pytest.mark.parametrize("compress", [False, True])
