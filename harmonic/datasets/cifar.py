@@ -33,7 +33,7 @@ import torch.nn.functional as F
 from torch.utils.data import TensorDataset
 
 from harmonic.datasets.mnist import DATA_ENV, check_labels, data_root, ensure_files, fixed_subset
-from harmonic.datasets.registry import DATASETS, load
+from harmonic.datasets.registry import DATASETS, dataset_spec, load
 
 __all__ = [
     "CIFAR_DATASETS",
@@ -235,8 +235,7 @@ IMAGE_DATASETS: dict[str, ImageDatasetInfo] = {
 
 def image_dataset_info(name: str) -> ImageDatasetInfo:
     """Classes, channels and image size of a dataset of :data:`IMAGE_DATASETS`."""
-    if name not in IMAGE_DATASETS:
-        raise ValueError(f"dataset must be one of {sorted(IMAGE_DATASETS)}, got {name!r}")
+    dataset_spec(name, IMAGE_DATASETS)
     return IMAGE_DATASETS[name]
 
 

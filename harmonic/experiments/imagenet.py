@@ -333,6 +333,13 @@ def main(argv: Sequence[str] | None = None) -> list[dict[str, Any]]:
 
 
 def _train(args: argparse.Namespace, env: DistEnv) -> list[dict[str, Any]]:
+    """Train (or fine-tune a converted network) epoch by epoch with :func:`_run_epoch`, resuming
+    from and writing the checkpoint and the run's files after every epoch.
+
+    The epochs are not :func:`~harmonic.experiments.train.fit`'s: the data are DataLoaders, not
+    tensors (a sampler to reshuffle, a generator per rank to seed), validation runs on the bare
+    model (DDP's forward would wait for the other ranks on uneven shards), a converted network
+    first records an epoch 0, and the results folder is rewritten by rank 0 every epoch."""
     run_name = args.run_name or run_name_for(args.arch, args.harmonic, args.level, args.maxpool)
     folder = Path(args.results_dir) / run_name
     checkpoint_path = folder / CHECKPOINT_FILE

@@ -163,9 +163,10 @@ def _eval_sums(logits: torch.Tensor, target: torch.Tensor, loss: torch.Tensor) -
     return torch.stack([summed.double(), (logits.argmax(1) == target).sum().double()])
 
 
-#: [loss × examples, correct] in float32 (the counts are exact up to 2**24 examples per epoch).
+#: [loss × examples, correct] in float32, the sums :func:`fit` has always reported (so its numbers
+#: stay those of the recorded runs; the counts are exact up to 2**24 examples per epoch).
 TRAIN_SUMS = Metric(_train_sums, 2)
-#: [summed cross-entropy, correct] in float64: what :func:`evaluate` reports.
+#: [summed cross-entropy, correct] in float64 (the sum of the per-batch float32 sums): :func:`evaluate`.
 EVAL_SUMS = Metric(_eval_sums, 2, torch.float64)
 
 
