@@ -109,6 +109,14 @@ def test_harmonic_network_chapters(smoke_book):
     assert "harm_resnet101-62e185b1.pth" in page and "later results, not Table 2" in page
 
 
+def test_no_table_cell_shows_raw_float_digits(smoke_book):
+    # a Styler.format(dict) call without subset resets the other columns to pandas' six digits (10.260000)
+    for page in sorted((smoke_book / "notebooks").glob("*.html")):
+        cells = re.findall(r"<td[^>]*>([^<]*)</td>", page.read_text())
+        raw = [c for c in cells if re.fullmatch(r"\s*-?\d+\.\d{6}\s*", c)]
+        assert not raw, f"{page.name}: {raw[:3]}"
+
+
 def test_book_math_is_served_locally(smoke_book):
     intro = (smoke_book / "intro.html").read_text()
     scripts = re.findall(r'<script[^>]+src="([^"]+)"', intro)
