@@ -91,9 +91,6 @@ def test_dct_filter_bank_with_every_level_frames_every_filter():
     plt.close(fig)
 
 
-@pytest.mark.xfail(strict=True, reason="levels that skip a value: a filter kept by a larger listed level "
-                                       "(u+v < 3 for λ=3) is drawn without a frame although the docstring "
-                                       "frames it with the smallest listed level keeping it")
 def test_dct_filter_bank_frames_filters_between_listed_levels_with_the_next_listed_level():
     fig = dct_filter_bank(3, levels=(1, 3))
     legend = _legend_colours(fig)

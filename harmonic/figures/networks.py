@@ -40,8 +40,8 @@ def dct_filter_bank(
         ax.imshow(kernel.numpy(), cmap="gray", vmin=-limit, vmax=limit)
         ax.set_xticks([])
         ax.set_yticks([])
-        level = u + v + 1
-        colour = palette.get(level) if level <= max(levels) else None
+        keeping = [level for level in palette if u + v < level]  # the listed levels that keep (u, v)
+        colour = palette[min(keeping)] if keeping else None
         for spine in ax.spines.values():
             spine.set_visible(colour is not None)
             if colour is not None:
@@ -151,13 +151,13 @@ def harmonic_block_diagram(image: "torch.Tensor", path: str | os.PathLike | None
     fig = plt.figure(figsize=(11, 0.9 * n + 0.6))
     grid = fig.add_gridspec(n, 5, width_ratios=[1.6, 0.6, 1, 1, 1.6], wspace=0.35, hspace=0.25)
     ax = fig.add_subplot(grid[n // 2 - 1:n // 2 + 2, 0])
-    ax.imshow(image, cmap="gray")
+    ax.imshow(image.numpy(), cmap="gray")
     ax.set_title("input channel $x$", fontsize=11)
     for i, (u, v) in enumerate(dct_frequencies(3, level)):
         for column, data, cmap in ((1, bank[i], "RdBu_r"), (2, maps[i], "magma"), (3, normalised[i], "magma")):
             cell = fig.add_subplot(grid[i, column])
             limit = float(bank.abs().max()) if column == 1 else None  # one symmetric scale for the filters
-            cell.imshow(data, cmap=cmap, vmin=-limit if limit else None, vmax=limit)
+            cell.imshow(data.numpy(), cmap=cmap, vmin=-limit if limit else None, vmax=limit)
             cell.set_xticks([]), cell.set_yticks([])
             if column == 1:
                 cell.set_ylabel(f"({u},{v})", rotation=0, labelpad=18, fontsize=9)
@@ -167,7 +167,7 @@ def harmonic_block_diagram(image: "torch.Tensor", path: str | os.PathLike | None
                 cell.set_title({1: "DCT filter ψ\n(eq. 1)", 2: "ψ ∗ x", 3: "spectral BN\n(eq. 3, optional)"}[column],
                                fontsize=10)
     ax = fig.add_subplot(grid[n // 2 - 1:n // 2 + 2, 4])
-    ax.imshow(output, cmap="magma")
+    ax.imshow(output.numpy(), cmap="magma")
     ax.set_title("Σ w · (…): one output\nfeature (eq. 2, a 1×1 conv)", fontsize=11)
     for axis in fig.axes:
         axis.set_xticks([]), axis.set_yticks([])
