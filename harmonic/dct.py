@@ -13,9 +13,10 @@ from __future__ import annotations
 import math
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
-__all__ = ["NORMS", "dct_coefficients", "dct_filters", "dct_frequencies", "n_filters"]
+__all__ = ["NORMS", "dct_coefficients", "dct_filters", "dct_frequencies", "n_filters", "spectral_maps"]
 
 #: Accepted values of the ``norm`` argument of :func:`dct_filters`.
 NORMS = ("ortho", "l1", None)
@@ -139,3 +140,13 @@ def dct_coefficients(kernels: Tensor, filters: Tensor) -> Tensor:
     dual = torch.linalg.solve(bank @ bank.T, bank)
     coeffs = flat @ dual.T
     return coeffs.reshape(*kernels.shape[:-2], bank.shape[0]).to(kernels.dtype)
+
+
+def spectral_maps(
+    x: Tensor, bank: Tensor, k: int, stride: tuple[int, int], padding: object, dilation: tuple[int, int]
+) -> Tensor:
+    """Eq. 1: every input channel convolved with every filter of ``bank`` ``(n, k*k)``, as one
+    depthwise convolution; channel ``c * n + f`` of the result is ``psi_f * x_c``."""
+    channels, n = x.shape[-3], bank.shape[0]
+    weight = bank.reshape(1, n, k, k).expand(channels, n, k, k).reshape(channels * n, 1, k, k)
+    return F.conv2d(x, weight, None, stride, padding, dilation, channels)

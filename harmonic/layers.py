@@ -26,9 +26,9 @@ from harmonic._fast import cache, forms
 from harmonic._fast.fold import FoldedSpectralConv, bank_product, fold_bn
 from harmonic._fast.forms import PATCH_FORM_RATIO
 from harmonic._fast.geometry import Window, padding_lrtb, symmetric_padding
-from harmonic._fast.moments import batch_statistics, normalising_statistics, spectral_maps
+from harmonic._fast.moments import batch_statistics, normalising_statistics
 from harmonic._fast.patch import patch_forward
-from harmonic.dct import NORMS, dct_coefficients, dct_filters, n_filters
+from harmonic.dct import NORMS, dct_coefficients, dct_filters, n_filters, spectral_maps
 
 __all__ = ["COMPUTE_FORMS", "PATCH_FORM_RATIO", "HarmonicConv2d"]
 

@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from harmonic.dct import dct_coefficients, dct_filters, dct_frequencies, n_filters
+from harmonic.dct import dct_coefficients, dct_filters, dct_frequencies, n_filters, spectral_maps
 
 
 @pytest.mark.parametrize("k", [1, 2, 3, 5, 7])
@@ -119,3 +119,16 @@ def test_bad_norm_and_empty_bank():
         n_filters(3, 1, dc=False)
     with pytest.raises(ValueError, match="kernels"):
         dct_coefficients(torch.zeros(2, 5, 5), dct_filters(3))
+
+
+def test_spectral_maps_are_every_channel_convolved_with_every_filter():
+    # eq. 1: channel c * n + f of the result is psi_f * x_c
+    torch.manual_seed(0)
+    x = torch.randn(2, 3, 6, 7, dtype=torch.float64)
+    bank = dct_filters(3, 2).to(torch.float64)  # lambda = 2: 3 filters
+    maps = spectral_maps(x, bank, 3, (1, 1), 1, (1, 1))
+    assert maps.shape == (2, 3 * 3, 6, 7)
+    for c in range(3):
+        for f in range(3):
+            expected = torch.nn.functional.conv2d(x[:, c : c + 1], bank[f].reshape(1, 1, 3, 3), padding=1)
+            torch.testing.assert_close(maps[:, c * 3 + f : c * 3 + f + 1], expected)

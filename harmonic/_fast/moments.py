@@ -21,6 +21,7 @@ from torch import Tensor, nn
 from torch.autograd.function import once_differentiable
 
 from harmonic._fast.forms import uses_batch_statistics
+from harmonic.dct import spectral_maps
 from harmonic._fast.geometry import Window, output_size, patch_slices, super_patch_offsets, windows
 
 __all__ = [
@@ -32,7 +33,6 @@ __all__ = [
     "map_statistics",
     "normalising_statistics",
     "patch_moments",
-    "spectral_maps",
     "super_patch_shape",
 ]
 
@@ -177,16 +177,6 @@ class SpectralMoments(torch.autograd.Function):
         height, width = grad_padded.shape[-2:]
         grad_x = grad_padded[:, :, top : height - bottom, left : width - right]
         return grad_x.transpose(0, 1), None, None, None, None, None
-
-
-def spectral_maps(
-    x: Tensor, bank: Tensor, k: int, stride: tuple[int, int], padding: object, dilation: tuple[int, int]
-) -> Tensor:
-    """Eq. 1: every input channel convolved with every filter of ``bank`` ``(n, k*k)``, as one
-    depthwise convolution; channel ``c * n + f`` of the result is ``psi_f * x_c``."""
-    channels, n = x.shape[-3], bank.shape[0]
-    weight = bank.reshape(1, n, k, k).expand(channels, n, k, k).reshape(channels * n, 1, k, k)
-    return F.conv2d(x, weight, None, stride, padding, dilation, channels)
 
 
 def map_statistics(
