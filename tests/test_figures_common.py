@@ -75,7 +75,7 @@ def test_training_curves_draw_one_line_per_model_at_the_seed_mean_of_each_metric
     fig = training_curves(_runs(), hue="model", path=tmp_path / "curves.png")
     assert (tmp_path / "curves.png").read_bytes()[:8] == PNG
     loss, acc = fig.axes
-    assert loss.get_ylabel() == "training loss" and acc.get_ylabel() == "test accuracy (%)"
+    assert loss.get_ylabel() == "training loss (cross-entropy)" and acc.get_ylabel() == "test accuracy (%)"
     assert loss.get_xlabel() == "epoch"
     lines = _lines_by_hue(loss)
     assert set(lines) == {"plain", "harmonic"}
@@ -150,7 +150,7 @@ def test_accuracy_vs_draws_one_line_per_hue_at_the_seed_means_on_a_log_axis(tmp_
 def test_accuracy_vs_linear_axis_and_another_column():
     fig = accuracy_vs(_final(), x="lr", hue="model", log_x=False, y="train_acc")
     (ax,) = fig.axes
-    assert ax.get_xscale() == "linear"
+    assert ax.get_xscale() == "linear" and ax.get_ylabel() == "training accuracy (%)"  # the plotted column's label
     assert all(y == pytest.approx([99.0, 99.0, 99.0]) for _, y in _lines_by_hue(ax).values())
     plt.close(fig)
 

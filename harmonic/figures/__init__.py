@@ -6,9 +6,8 @@ package is drawn here.
 - :mod:`harmonic.figures.mlp`: the Harmonic-MLP chapters and their study.
 """
 
-from harmonic.figures.common import accuracy_vs, integer_epochs, save, training_curves
+from harmonic.figures.common import METRIC_LABELS, accuracy_vs, integer_epochs, save, training_curves
 from harmonic.figures.mlp import (
-    METRIC_LABELS,
     epoch_curve,
     family_curves,
     frequency_accuracy,

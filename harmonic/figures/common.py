@@ -10,7 +10,15 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.ticker import MaxNLocator
 
-__all__ = ["accuracy_vs", "integer_epochs", "save", "training_curves"]
+__all__ = ["METRIC_LABELS", "accuracy_vs", "integer_epochs", "save", "training_curves"]
+
+#: Axis labels of the recorded metrics (units in the label); a metric without one is labelled by its name.
+METRIC_LABELS: dict[str, str] = {
+    "train_loss": "training loss (cross-entropy)", "test_loss": "test loss (cross-entropy)",
+    "test_acc": "test accuracy (%)", "train_acc": "training accuracy (%)", "lr": "learning rate",
+    "train_top1_err": "training top-1 error (%)", "val_top1_err": "validation top-1 error (%)",
+    "val_top5_err": "validation top-5 error (%)",
+}
 
 
 def save(fig: plt.Figure, path: str | os.PathLike | None) -> plt.Figure:
@@ -32,13 +40,9 @@ def training_curves(
     """Per-epoch curves, one panel per metric; lines are means over seeds with a 95 % band."""
     sns.set_theme(style="whitegrid", context="notebook")
     fig, axes = plt.subplots(1, len(metrics), figsize=(5.5 * len(metrics), 3.8), squeeze=False)
-    labels = {"train_loss": "training loss", "test_acc": "test accuracy (%)", "train_acc": "training accuracy (%)",
-              "test_loss": "test loss", "lr": "learning rate",
-              "train_top1_err": "training top-1 error (%)", "val_top1_err": "validation top-1 error (%)",
-              "val_top5_err": "validation top-5 error (%)"}
     for ax, metric in zip(axes[0], metrics):
         sns.lineplot(data=runs, x="epoch", y=metric, hue=hue, style=style, marker="o", ax=ax, errorbar=("ci", 95))
-        ax.set_ylabel(labels.get(metric, metric))
+        ax.set_ylabel(METRIC_LABELS.get(metric, metric))
         integer_epochs(ax, runs["epoch"])
         if metric == "lr":
             ax.set_yscale("log")
@@ -55,13 +59,14 @@ def accuracy_vs(
     y: str = "test_acc",
     path: str | os.PathLike | None = None,
 ) -> plt.Figure:
-    """Final test accuracy against a swept parameter (e.g. the learning rate), one line per configuration."""
+    """Final ``y`` (default: test accuracy) against a swept parameter (e.g. the learning rate), one line per
+    configuration."""
     sns.set_theme(style="whitegrid", context="notebook")
     fig, ax = plt.subplots(figsize=(7, 4.2))
     sns.lineplot(data=final, x=x, y=y, hue=hue, style=style, marker="o", ax=ax, errorbar=("ci", 95))
     if log_x:
         ax.set_xscale("log")
-    ax.set_ylabel("test accuracy (%)")
+    ax.set_ylabel(METRIC_LABELS.get(y, y))
     ax.legend(bbox_to_anchor=(1.02, 1), loc="upper left", fontsize="small")
     fig.tight_layout()
     return save(fig, path)

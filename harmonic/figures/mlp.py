@@ -13,16 +13,11 @@ import seaborn as sns
 from harmonic.analysis.report import format_lr, mean_std
 from harmonic.analysis.study import FAMILIES, REFERENCE_VARIANTS, TARGETS
 from harmonic.analysis.study_views import variant_label
-from harmonic.figures.common import integer_epochs, save
+from harmonic.figures.common import METRIC_LABELS, integer_epochs, save
 
-__all__ = ["METRIC_LABELS", "epoch_curve", "family_curves", "frequency_accuracy", "lr_sweep", "variant_accuracy"]
+__all__ = ["epoch_curve", "family_curves", "frequency_accuracy", "lr_sweep", "variant_accuracy"]
 
 
-#: Axis labels of the per-epoch metrics (units in the label).
-METRIC_LABELS: dict[str, str] = {
-    "train_loss": "training loss (cross-entropy)", "test_loss": "test loss (cross-entropy)",
-    "test_acc": "test accuracy (%)", "train_acc": "training accuracy (%)", "lr": "learning rate",
-}
 
 
 def epoch_curve(
