@@ -125,3 +125,15 @@ def test_table1_dropout_ticks_match_the_papers_text():
             ticks.append(row + 1)  # the tick precedes the row's parameter count
     printed = report.reported("table1_wrn_cifar.csv", as_printed=True)
     assert sorted(set(ticks)) == [i for i, d in enumerate(printed["dropout"]) if d == "yes"]
+
+
+@pytest.mark.parametrize("cell, harmonic", [(None, None), (float("nan"), None), ("none", None), ("stem", "stem"),
+                                            ("all", "all")])
+def test_harmonic_from_cell(cell, harmonic):
+    assert tables.harmonic_from_cell(cell) == harmonic
+
+
+@pytest.mark.parametrize("cell, flag", [("yes", True), (" Yes ", True), ("no", False), ("", None), (None, None),
+                                        (float("nan"), None)])
+def test_yes_from_cell_leaves_a_blank_cell_undecided(cell, flag):
+    assert tables.yes_from_cell(cell) is flag

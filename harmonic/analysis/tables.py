@@ -32,7 +32,8 @@ def level_from_cell(text: Any) -> int | tuple[int | None, ...] | None:
     return values[0] if len(values) == 1 else tuple(values)
 
 
-def _harmonic(text: Any) -> Optional[str]:
+def harmonic_from_cell(text: Any) -> Optional[str]:
+    """The ``harmonic`` cell of a paper table (or a run's recorded ``harmonic``): None for a plain network."""
     return None if text is None or pd.isna(text) or str(text).lower() == "none" else str(text)
 
 
@@ -40,7 +41,7 @@ def _millions(n: int) -> float:
     return round(n / 1e6, 1)
 
 
-_NORMALISE = {"level": level_from_cell, "harmonic": _harmonic}
+_NORMALISE = {"level": level_from_cell, "harmonic": harmonic_from_cell}
 
 
 def matching_runs(final: pd.DataFrame, config: dict[str, Any]) -> pd.DataFrame:
@@ -68,7 +69,7 @@ def _load_final(results_dirs: Iterable[str | os.PathLike] | None) -> pd.DataFram
     return last_epoch(runs) if not runs.empty else runs
 
 
-def _yes(cell: Any) -> Optional[bool]:
+def yes_from_cell(cell: Any) -> Optional[bool]:
     """A yes/no cell of a paper table: True, False, or None where the paper leaves it blank."""
     if cell is None or (isinstance(cell, float) and pd.isna(cell)) or str(cell).strip() == "":
         return None
@@ -115,15 +116,15 @@ def table1(results_dirs: Iterable[str | os.PathLike] | None = None) -> pd.DataFr
         }
         config: dict[str, Any] = {}
         if not benchmark:
-            stem_bn = _yes(row["stem_spectral_bn"])
+            stem_bn = yes_from_cell(row["stem_spectral_bn"])
             config = {"depth": int(row["depth"]), "widen_factor": int(row["widen_factor"]),
-                      "harmonic": _harmonic(row["harmonic"]), "level": level_from_cell(row["level"])}
+                      "harmonic": harmonic_from_cell(row["harmonic"]), "level": level_from_cell(row["level"])}
             kwargs = config | ({"stem_spectral_bn": False} if stem_bn is False else {})
             out["params (M) ours"] = _millions(_meta_parameters(wrn, num_classes=10, **kwargs))
             if config["harmonic"] is not None:
                 config["stem_spectral_bn"] = stem_bn is not False
         for dataset, column in (("cifar10", "cifar10_err"), ("cifar100", "cifar100_err")):
-            errors = (100.0 - _reproduced(final, config | {"dataset": dataset}, _yes(row["dropout"]), "test_acc")
+            errors = (100.0 - _reproduced(final, config | {"dataset": dataset}, yes_from_cell(row["dropout"]), "test_acc")
                       if not benchmark else pd.Series(dtype=float))
             out[f"{dataset} err reported"] = row[column]
             out[f"{dataset} err printed"] = text[column]
@@ -150,8 +151,8 @@ def table2(results_dirs: Iterable[str | os.PathLike] | None = None) -> pd.DataFr
                                "params (M) reported": row["params_M"], "params (M) ours": None}
         top1 = top5 = pd.Series(dtype=float)
         if buildable:
-            harmonic, level = _harmonic(row["harmonic"]), level_from_cell(row["level"])
-            maxpool = _yes(row["maxpool"]) is True
+            harmonic, level = harmonic_from_cell(row["harmonic"]), level_from_cell(row["level"])
+            maxpool = yes_from_cell(row["maxpool"]) is True
             out["params (M) ours"] = _millions(_meta_parameters(resnet50, harmonic=harmonic, level=level,
                                                                 maxpool=maxpool))
             converted = isinstance(row["converted_from"], str)

@@ -25,7 +25,7 @@ import pandas as pd
 
 from harmonic.analysis.report import last_epoch, reported
 from harmonic.results import load_runs
-from harmonic.analysis.tables import TABLE1_FILE, _harmonic, _yes, level_from_cell
+from harmonic.analysis.tables import TABLE1_FILE, harmonic_from_cell, level_from_cell, yes_from_cell
 
 __all__ = [
     "CLAIMS_FILE",
@@ -78,16 +78,16 @@ def _widest(study: Study) -> float:
 
 
 def _row_config(row: pd.Series, widest: float) -> dict[str, Any]:
-    harmonic = _harmonic(row["harmonic"])
+    harmonic = harmonic_from_cell(row["harmonic"])
     return {"harmonic": harmonic, "level": level_from_cell(row["level"]),
-            "stem_spectral_bn": None if harmonic is None else _yes(row["stem_spectral_bn"]) is not False,
-            "dropout": _yes(row["dropout"]), "width": float(row["widen_factor"]) / 10.0 * widest}
+            "stem_spectral_bn": None if harmonic is None else yes_from_cell(row["stem_spectral_bn"]) is not False,
+            "dropout": yes_from_cell(row["dropout"]), "width": float(row["widen_factor"]) / 10.0 * widest}
 
 
 def _runs_of(final: pd.DataFrame, config: dict[str, Any]) -> pd.DataFrame:
     if final.empty:
         return final
-    mask = final["param_harmonic"].map(lambda v: _harmonic(v) == config["harmonic"]).astype(bool)
+    mask = final["param_harmonic"].map(lambda v: harmonic_from_cell(v) == config["harmonic"]).astype(bool)
     mask &= final["param_level"].map(lambda v: level_from_cell(v) == config["level"]).astype(bool)
     mask &= (final["param_dropout"].astype(float) > 0) == bool(config["dropout"])
     mask &= (final["param_widen_factor"].astype(float) - config["width"]).abs() < 1e-9
