@@ -41,6 +41,10 @@ def test_the_chapter_reads_this_build_and_the_full_study_from_their_plans(study_
 
     after = study_chapter.load_chapter("build", table_path=table_path)
     pd.testing.assert_frame_equal(after.reference, pd.read_csv(table_path))
+    # a table written before a family existed: the chapter re-derives each variant's family
+    pd.read_csv(table_path).assign(family="old name").to_csv(table_path, index=False)
+    stale = study_chapter.load_chapter("build", table_path=table_path).reference
+    assert list(stale["family"]) == [study.family_of(v) for v in stale["variant"]]
     build, reference = study.summary(after.table, 3), study.summary(after.reference, 3)
     assert "Best harmonic variant: `freq-linear`" in study.findings_text(reference)
     side = study_chapter.side_by_side(build, reference)

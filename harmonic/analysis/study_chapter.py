@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from harmonic.analysis.study import TABLE_COLUMNS, study_runs, study_table, write_study_table
+from harmonic.analysis.study import TABLE_COLUMNS, family_of, study_runs, study_table, write_study_table
 from harmonic.analysis.study_views import variant_label
 from harmonic.paths import RECORDED_RESULTS
 from harmonic.plan import group_dir
@@ -46,7 +46,8 @@ def load_chapter(profile: str, write_table: bool = False,
 
     ``write_table=True`` (the full study's own build) rewrites ``table_path`` from this build's runs
     (:func:`~harmonic.analysis.study.write_study_table`) and makes it the reference; otherwise the
-    reference is the committed ``table_path`` (None if there is none).
+    reference is the committed ``table_path`` (None if there is none), its ``family`` column re-derived
+    from the variant (:func:`~harmonic.analysis.study.family_of`).
     """
     here = group_dir(profile, GROUP)
     runs = study_runs(here, profile, GROUP) if here.exists() else pd.DataFrame()
@@ -62,7 +63,9 @@ def load_chapter(profile: str, write_table: bool = False,
     if is_full_study:
         reference = table
     else:
-        reference = pd.read_csv(table_path) if table_path.exists() else None
+        # the family is re-derived from the variant: a table written before a family was added keeps the old one
+        reference = (pd.read_csv(table_path).assign(family=lambda t: t["variant"].map(family_of))
+                     if table_path.exists() else None)
     reference_runs = study_runs(full, FULL_STUDY, GROUP) if full.exists() else pd.DataFrame()
     return StudyChapter(runs, table, reference, reference_runs, is_full_study)
 
