@@ -40,6 +40,13 @@ def test_mean_std_is_the_seeds_mean_and_sample_std_at_the_last_epoch():
     assert "std" not in report.mean_std(runs, by=["model"]).columns
 
 
+def test_mean_std_of_no_runs_has_the_same_columns():
+    for with_std in (False, True):
+        empty = report.mean_std(_runs([]), by=["model"], with_std=with_std)
+        full = report.mean_std(_runs([("a", "harmonic", 1, 90.0)]), by=["model"], with_std=with_std)
+        assert empty.empty and list(empty.columns) == list(full.columns)
+
+
 def test_claim_check_reads_its_mean_std_cells_from_mean_std():
     runs = _runs([("a", "harmonic", 1, 95.0), ("a", "harmonic", 2, 97.0), ("b", "harmonic", 1, 96.0),
                   ("b", "harmonic", 2, 98.0), ("c", "relu", 2, 97.5)])  # relu: no epoch 1 recorded

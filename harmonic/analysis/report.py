@@ -48,7 +48,7 @@ def mean_std(
     columns = [*by, value, "seeds", "epochs", "mean", *(["std"] if with_std else [])]
     final = last_epoch(runs, epoch)
     if final.empty:
-        return pd.DataFrame(columns=[*by, value, "seeds", "epochs"])
+        return pd.DataFrame(columns=columns)
     grouped = final.groupby(list(by), dropna=False)
     table = grouped[value].agg(["mean", "std", "count"]).reset_index()
     table["epochs"] = grouped["epoch"].max().values
