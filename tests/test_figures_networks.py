@@ -138,6 +138,7 @@ def test_frequency_weight_heatmap_normalised_rows_sum_to_one_and_keep_the_tables
     np.testing.assert_allclose(cells[2, :2], [3 / 4, 1 / 4])
     assert cells.mask[2, 2] and not cells.mask[:, :2].any()  # the missing frequency is left blank
     assert [t.get_text() for t in ax.get_xticklabels()] == ["(0,0)", "(0,1)", "(1,0)"]
+    assert all(t.get_rotation() == 90 for t in ax.get_xticklabels())  # side by side they run together
     assert [t.get_text() for t in ax.get_yticklabels()] == [
         "0: block1.0.conv1", "1: block1.0.conv2", "2: block1.1.conv1"]
     assert ax.get_xlabel() == "DCT frequency (u,v)" and ax.get_ylabel() == "harmonic layer"

@@ -1,5 +1,7 @@
 """Run summaries of harmonic.analysis.report: what the book's tables compute from result files."""
 
+import re
+
 import pandas as pd
 
 from harmonic.analysis import report
@@ -54,3 +56,14 @@ def test_claim_check_reads_its_mean_std_cells_from_mean_std():
     assert check.loc["harmonic", "test accuracy after epoch 1 (%)"] == "95.50 ± 0.71"
     assert check.loc["harmonic", "final test accuracy (%)"] == report.mean_std(runs, ["model"])["test_acc"][0]
     assert check.loc["relu", ["test accuracy after epoch 1 (%)", "final test accuracy (%)"]].tolist() == ["—", "97.50"]
+
+
+def test_plural_adds_an_s_unless_one():
+    assert [report.plural(n, "seed") for n in (0, 1, 3)] == ["0 seeds", "1 seed", "3 seeds"]
+
+
+def test_styled_wraps_long_text_columns_only():
+    frame = pd.DataFrame({"quote": ["a sentence of the paper, long enough to wrap"], "short": ["ok"], "error": [1.5]})
+    html = report.styled(frame).to_html()
+    wrapped = re.findall(r"#(T_\w+_row0_col(\d)) \{[^}]*white-space: normal", html)
+    assert [col for _, col in wrapped] == ["0"]  # the quote; not the short text, not the number

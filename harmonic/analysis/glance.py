@@ -66,10 +66,11 @@ def _mlp_rows(folders: dict[str, Path]) -> list[dict[str, str]]:
             value = check.loc[model, worst]
             return f"epoch {int(value)}" if pd.notna(value) else "not within the run"
 
-        found = (f"Harmonic MLP: 95 % by {epochs('harmonic')} for all {int(check.loc['harmonic', 'seeds'])} seeds, "
-                 f"{check.loc['harmonic', 'final test accuracy (%)']} % after {int(check.loc['harmonic', 'epochs'])} "
-                 f"epochs; the ReLU MLP of the same size: by {epochs('relu')}, "
-                 f"{check.loc['relu', 'final test accuracy (%)']} %")
+        def reached(model: str) -> str:
+            return (f"95 % by {epochs(model)} for all {int(check.loc[model, 'seeds'])} seeds, "
+                    f"{check.loc[model, 'final test accuracy (%)']} % after {int(check.loc[model, 'epochs'])} epochs")
+
+        found = f"Harmonic MLP: {reached('harmonic')}; the ReLU MLP of the same size: {reached('relu')}"
         harmonic_first = check.loc["harmonic", worst]
         result = ("holds (a ReLU MLP of the same size does the same)"
                   if pd.notna(harmonic_first) and harmonic_first <= 3 else "does not hold")
@@ -87,7 +88,7 @@ def _mlp_rows(folders: dict[str, Path]) -> list[dict[str, str]]:
             found, result = "not run yet", "not run yet"
         else:
             best = part.loc[part["test_acc"].idxmax()]
-            found = (f"best {best['test_acc']:.2f} % at lr {best['lr']:g} ({best['configuration']}, "
+            found = (f"best {best['test_acc']:.2f} % at lr {report.format_lr(best['lr'])} ({best['configuration']}, "
                      f"{int(best['epochs'])} epochs, {len(part)} runs)")
             result = "done"
         rows.append({"work": "Harmonic MLP", "claim": f"its authors asked for {ask}", "reported": "—",
@@ -102,7 +103,7 @@ def _network_rows(folders: dict[str, Path]) -> list[dict[str, str]]:
     ours = pd.concat([table1, table2]).dropna(subset=["params (M) ours"])
     equal = int((ours["params (M) ours"] == ours["params (M) reported"]).sum())
     rows.append({"work": "Harmonic Networks", "claim": "parameter counts of Tables 1 and 2 (λ compression included)",
-                 "reported": f"{len(ours)} buildable rows", "this project": f"{equal} of {len(ours)} equal to 0.1 M",
+                 "reported": f"{len(ours)} buildable rows", "this project": f"{equal} of {len(ours)} equal to the reported count (to 0.1 M)",
                  "verdict": "holds" if equal == len(ours) else "does not hold",
                  "chapter": _link("Table 1", "table1")})
     for name, table, runs_column, needs, page in (

@@ -15,6 +15,11 @@ import pandas as pd
 from harmonic.results import PROVENANCE_FILE, read_json, read_provenance
 
 
+def plural(n: int, word: str) -> str:
+    """``n`` and ``word``, with an ``s`` unless ``n`` is 1: "1 seed", "3 seeds"."""
+    return f"{n} {word}" + ("" if n == 1 else "s")
+
+
 def _run_keys(runs: pd.DataFrame) -> list[str]:
     """Columns that identify one run (``run``, and ``results_dir`` when runs come from several folders)."""
     return [c for c in ("results_dir", "run") if c in runs.columns]
@@ -123,7 +128,7 @@ def provenance_summary(folders: Iterable[str | os.PathLike]) -> pd.DataFrame:
                 "seconds": record.get("duration_s"),
                 "seed": record.get("seed"),
                 "device": record.get("device"),
-                "hardware": hw.get("gpu") or f"{hw.get('machine')} CPU, {hw.get('torch_threads')} threads",
+                "hardware": hw.get("gpu") or f"{hw.get('machine')} CPU, {plural(hw.get('torch_threads'), 'thread')}",
                 "torch": versions.get("torch"),
                 "python": versions.get("python"),
                 "commit": commit[:10] + ("+dirty" if git.get("dirty") else ""),
@@ -143,11 +148,20 @@ def provenance_overview(summary: pd.DataFrame) -> pd.DataFrame:
         last_started=("started", "max")).reset_index()
 
 
+#: Text columns whose longest cell has more characters than this wrap inside their cells (numbers never wrap).
+WRAP_AFTER = 24
+
+
 def styled(frame: pd.DataFrame, decimals: int = 2, missing: str = "—", caption: str | None = None):
     """``frame`` as the book shows tables: no index column, floats with ``decimals`` digits,
-    ``missing`` for empty cells (a pandas ``Styler``; its HTML fits the page or scrolls inside it)."""
+    ``missing`` for empty cells, long text (quotes, verdicts in words) wrapping inside its column
+    (a pandas ``Styler``; its HTML fits the page or scrolls inside it)."""
     styler = frame.style.hide(axis="index").format(precision=decimals, na_rep=missing, thousands=",")
     styler = styler.set_table_attributes('class="companion-table"')
+    wrapping = [column for column in frame.columns if not pd.api.types.is_numeric_dtype(frame[column])
+                and frame[column].map(lambda v: isinstance(v, str) and len(v) > WRAP_AFTER).any()]
+    if wrapping:
+        styler = styler.set_properties(subset=wrapping, **{"white-space": "normal", "min-width": "9em"})
     return styler.set_caption(caption) if caption else styler
 
 
@@ -278,9 +292,9 @@ def budget(runs: pd.DataFrame) -> str:
     epochs = sorted(final["epoch"].astype(int).unique())
     seeds = sorted(final["seed"].astype(int).unique()) if "seed" in final else []
     subsets = final["param_subset"].dropna().astype(int).unique() if "param_subset" in final else []
-    epoch_text = f"{epochs[0]} epoch{'s' if epochs[0] != 1 else ''}" if len(epochs) == 1 else \
+    epoch_text = plural(epochs[0], "epoch") if len(epochs) == 1 else \
         f"{epochs[0]}–{epochs[-1]} epochs"
-    seed_text = f"{len(seeds)} seed{'s' if len(seeds) != 1 else ''} ({', '.join(map(str, seeds))})"
+    seed_text = f"{plural(len(seeds), 'seed')} ({', '.join(map(str, seeds))})"
     data = (f"a fixed random subset of {int(subsets[0]):,} training images" if len(subsets) == 1
             and final["param_subset"].notna().all() else "the full training set")
     return f"{len(final)} runs, {epoch_text} each, {seed_text}, trained on {data}"

@@ -7,17 +7,14 @@ from typing import Sequence
 
 import pandas as pd
 
+from harmonic.analysis.report import plural
 from harmonic.analysis.study import FAMILIES
 
 __all__ = ["findings", "same_settings_note"]
 
 
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}" + ("" if n == 1 else "s")
-
-
 def _pm(row: pd.Series) -> str:
-    return f"{row['test_acc']} % ({_plural(row['seeds'], 'seed')}, {_plural(row['epochs'], 'epoch')})"
+    return f"{row['test_acc']} % ({plural(row['seeds'], 'seed')}, {plural(row['epochs'], 'epoch')})"
 
 
 def _target_verdict(best: pd.Series, rows: pd.DataFrame) -> str:
@@ -86,7 +83,7 @@ def findings(
             single = [v for v, n, b in zip(harmonic["variant"], harmonic["seeds"], harmonic["relu_baseline"])
                       if n < 2 or (isinstance(b, str) and baseline_seeds.get(b, 0) < 2)]
             if single:
-                lines.append(f"- {_plural(len(single), 'harmonic variant')} ran with one seed (or against a "
+                lines.append(f"- {plural(len(single), 'harmonic variant')} ran with one seed (or against a "
                              "one-seed baseline): no seed-to-seed spread, so no comparison with ReLU is drawn "
                              "for them.")
                 beating = beating[~beating["variant"].isin(single)]
@@ -132,7 +129,7 @@ def same_settings_note(pairs: pd.DataFrame) -> str:
         counts = rows["verdict"].value_counts()
         best = rows.iloc[0]
         lines.append(
-            f"- {dataset}: of {_plural(len(rows), 'harmonic variant')} with a ReLU twin, "
+            f"- {dataset}: of {plural(len(rows), 'harmonic variant')} with a ReLU twin, "
             f"{counts.get('above', 0)} above it, {counts.get('within std', 0)} within the seed-to-seed std "
             f"and {counts.get('below', 0)} below it; best against its twin: `{best['variant']}` vs "
             f"`{best['relu_variant']}` ({best['difference']:+.2f} points)."

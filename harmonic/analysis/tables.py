@@ -13,7 +13,7 @@ from typing import Any, Iterable, Optional
 
 import pandas as pd
 
-from harmonic.analysis.report import last_epoch, reported
+from harmonic.analysis.report import last_epoch, plural, reported
 from harmonic.results import load_runs
 from harmonic.utils import count_parameters
 
@@ -212,7 +212,7 @@ def _reproduced_cell(row: pd.Series, value: str, runs: str) -> str:
         return OTHER_METHOD
     if not row[runs]:
         return NOT_RUN
-    return f"{row[value]:.2f} ({int(row[runs])} run{'s' if row[runs] != 1 else ''})"
+    return f"{row[value]:.2f} ({plural(int(row[runs]), 'run')})"
 
 
 def table1_view(table: pd.DataFrame) -> pd.DataFrame:

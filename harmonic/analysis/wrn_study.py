@@ -23,7 +23,7 @@ from typing import Any, Iterable
 
 import pandas as pd
 
-from harmonic.analysis.report import last_epoch, reported
+from harmonic.analysis.report import last_epoch, plural, reported
 from harmonic.results import load_runs
 from harmonic.analysis.tables import TABLE1_FILE, harmonic_from_cell, level_from_cell, yes_from_cell
 
@@ -249,7 +249,7 @@ def _low_frequency_verdict(study: Study, row: str) -> tuple[str, str]:
         return "not run yet", "not run yet"
     first, last = [s.iloc[0] for s in shares], [s.iloc[-1] for s in shares]
     found = (f"share of the weight on the 3 lowest of 9 frequencies: first residual group "
-             f"{min(first):.2f}–{max(first):.2f}, last {min(last):.2f}–{max(last):.2f} over {len(shares)} seed(s) "
+             f"{min(first):.2f}–{max(first):.2f}, last {min(last):.2f}–{max(last):.2f} over {plural(len(shares), 'seed')} "
              f"(equal weights: 0.33)")
     return verdict(last, ">", first, paired=True), found
 
@@ -285,7 +285,7 @@ def claims_table(study: Study) -> pd.DataFrame:
                 totals = conversions["test images"].tolist()
                 result = verdict(same, "=", totals) if same else "not run yet"
                 span = "" if not same else f"{min(same):,}" if min(same) == max(same) else f"{min(same):,}–{max(same):,}"
-                found = (f"identical predictions on {span} of {totals[0]:,} test images in each of {len(same)} seed(s)"
+                found = (f"identical predictions on {span} of {totals[0]:,} test images in each of {plural(len(same), 'seed')}"
                          if same else "not run yet")
             else:
                 result = verdict(values_a, relation, values_b, paired=True)

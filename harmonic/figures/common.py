@@ -37,10 +37,15 @@ def training_curves(
     style: str | None = None,
     path: str | os.PathLike | None = None,
 ) -> plt.Figure:
-    """Per-epoch curves, one panel per metric; lines are means over seeds with a 95 % band."""
+    """Per-epoch curves, one panel per metric (two per row, so that they stay legible at page width);
+    lines are means over seeds with a 95 % band."""
     sns.set_theme(style="whitegrid", context="notebook")
-    fig, axes = plt.subplots(1, len(metrics), figsize=(5.5 * len(metrics), 3.8), squeeze=False)
-    for ax, metric in zip(axes[0], metrics):
+    columns = min(len(metrics), 2)
+    rows = -(-len(metrics) // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(5.5 * columns, 3.8 * rows), squeeze=False)
+    for ax in axes.flat[len(metrics):]:
+        ax.remove()
+    for ax, metric in zip(axes.flat, metrics):
         sns.lineplot(data=runs, x="epoch", y=metric, hue=hue, style=style, marker="o", ax=ax, errorbar=("ci", 95))
         ax.set_ylabel(METRIC_LABELS.get(metric, metric))
         integer_epochs(ax, runs["epoch"])

@@ -81,6 +81,7 @@ def frequency_weight_heatmap(
             ax.axhline(row, color="white", linewidth=1.5)
     ax.set_xlabel("DCT frequency (u,v)")
     ax.set_ylabel("harmonic layer")
+    ax.tick_params(axis="x", labelrotation=90)  # "(0,0)(0,1)…" side by side run together
     fig.tight_layout()
     return save(fig, path)
 
