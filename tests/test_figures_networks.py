@@ -265,3 +265,18 @@ def test_harmonic_block_diagram_without_level_shows_all_nine_filters():
     assert labels == [f"({u},{v})" for u, v in dct_frequencies(3)]
     assert sum(len(ax.texts) for ax in fig.axes) == 9  # one weight per filter
     plt.close(fig)
+
+
+def test_error_vs_parameters_labels_each_joined_point_with_its_row():
+    from harmonic.figures.networks import error_vs_parameters
+
+    points = pd.DataFrame({
+        "dataset": ["D"] * 4, "family": ["Harm-WRN", "Harm-WRN", "WRN", "WRN"],
+        "model": ["Harm-WRN-28-10", "Harm-WRN-28-10 (λ=3)", "WRN-28-10", "WRN-28-8"],
+        "params_M": [36.5, 24.4, 36.5, 23.4], "error": [3.9, 3.8, 3.9, 4.0], "source": ["reported"] * 3 + ["run"],
+    })
+    fig = error_vs_parameters(points)  # the WRN-28-8 point is a cross (source "run"): not labelled
+    (ax,) = fig.axes
+    labels = {t.get_text(): t.xy for t in ax.texts}
+    assert labels == {"full basis": (36.5, 3.9), "λ=3": (24.4, 3.8), "28-10": (36.5, 3.9)}
+    plt.close(fig)

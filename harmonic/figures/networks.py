@@ -86,6 +86,14 @@ def frequency_weight_heatmap(
     return save(fig, path)
 
 
+def _point_label(model: str, family: str) -> str:
+    """A Figure 4 point's label: the compression in the model's name ("λ=3"), "full basis" for the
+    uncompressed harmonic row, the depth-width of a baseline ("28-8")."""
+    if "(" in model:
+        return model[model.index("(") + 1:model.rindex(")")]
+    return "full basis" if family == "Harm-WRN" else model.rsplit("WRN-", 1)[-1]
+
+
 def error_vs_parameters(
     points: pd.DataFrame,
     path: str | os.PathLike | None = None,
@@ -99,7 +107,7 @@ def error_vs_parameters(
     ``error_low`` / ``error_high`` (the seeds' range, drawn as error bars). Points of the sources in
     ``joined`` are joined by lines, CIFAR-10 solid and anything else dashed as in the paper; each
     dataset has its own panel because error levels differ between them. Other sources are overlaid
-    as crosses.
+    as crosses. Joined points are labelled with their row (:func:`_point_label`).
     """
     sns.set_theme(style="whitegrid", context="notebook")
     datasets = list(dict.fromkeys(points["dataset"]))
@@ -119,6 +127,10 @@ def error_vs_parameters(
                             marker="o" if line else "X", markersize=8 if line else 10,
                             linestyle=styles.get(dataset, "--") if line else "none",
                             color=colours.get(family), label=f"{family} ({source})")
+                if line:  # which row each joined point is: its compression, or the baseline's size
+                    for x, y, model in zip(part["params_M"], part["error"], part["model"]):
+                        ax.annotate(_point_label(model, family), (x, y), textcoords="offset points", xytext=(5, 5),
+                                    fontsize="x-small", color=colours.get(family))
         style = styles.get(dataset, "--")
         ax.set_title(f"{dataset} ({'solid' if style == '-' else 'dashed'} lines)")
         ax.set_xlabel("parameters (millions)")
