@@ -18,8 +18,8 @@ Every run gets the parameters of its file and grid point plus ``results_dir``
 ``plan`` (``{"profile", "group", "variant", "point"}``: the variant is the parameter file's stem,
 recorded in each run's provenance so that a run says what it is); pages also ``book_dir``.
 
-Readers find runs from the plan, not from folder names: :func:`group_dir` is where a group of a
-profile writes, :func:`planned_runs` every run folder a profile's plan produces with its variant
+Readers find runs from the plan, not from folder names: :func:`group_dir` (:func:`group_dirs`) is where a
+group of a profile writes, :func:`planned_runs` every run folder a profile's plan produces with its variant
 (for runs recorded before runs carried ``plan`` in their provenance).
 
 Before anything runs, the whole plan is checked (:func:`load_plan`): only the keys above, each of its
@@ -224,6 +224,16 @@ def check_job(job: Job) -> None:
             raise ValueError(f"{job.source}: {error}") from None
 
 
+def _read_plan(profile: str) -> tuple[Path, dict[str, Any]]:
+    """``profile``'s plan file and its content, its top-level keys checked."""
+    plan_path = PARAMS / profile / "plan.yaml"
+    if not plan_path.exists():
+        raise ValueError(f"profile must be one of {profiles()}, got {profile!r} (no {plan_path})")
+    plan = _read_yaml(plan_path, f"plan {plan_path}")
+    _check_keys(plan, PLAN_KEYS, f"plan {plan_path}", required=list(PLAN_KEYS))
+    return plan_path, plan
+
+
 def load_plan(profile: str, book_dir: Path | None = None) -> list[Job]:
     """The jobs of ``profile`` in execution order, all checked (see :func:`check_job`).
 
@@ -231,12 +241,8 @@ def load_plan(profile: str, book_dir: Path | None = None) -> list[Job]:
     (an unknown or misspelled key, a value of the wrong type, a missing notebook or parameter file,
     an unknown parameter, two runs writing the same run folder).
     """
-    plan_path = PARAMS / profile / "plan.yaml"
-    if not plan_path.exists():
-        raise ValueError(f"profile must be one of {profiles()}, got {profile!r} (no {plan_path})")
-    plan = _read_yaml(plan_path, f"plan {plan_path}")
-    _check_keys(plan, PLAN_KEYS, f"plan {plan_path}", required=list(PLAN_KEYS))
-    results_root = (REPO_ROOT / plan["results_dir"]).resolve()  # what results_root(profile) returns
+    plan_path, plan = _read_plan(profile)
+    results_root = (REPO_ROOT / plan["results_dir"]).resolve()
     book_dir = (book_dir or REPO_ROOT / "book").resolve()
     jobs: list[Job] = []
     for index, entry in enumerate(plan["runs"]):
@@ -308,13 +314,17 @@ def select_jobs(jobs: Sequence[Job], only: Sequence[str]) -> list[Job]:
 
 
 # --------------------------------------------------------------------------- readers
+def group_dirs(profile: str) -> dict[str, Path]:
+    """The folder each group of ``profile``'s plan writes into (``<results_dir>/<group>``), by group."""
+    return {job.group: Path(job.parameters["results_dir"]) for job in load_plan(profile)}
+
+
 def group_dir(profile: str, group: str) -> Path:
-    """The folder the runs of ``group`` in ``profile``'s plan write into (``<results_dir>/<group>``).
+    """The folder the runs of ``group`` in ``profile``'s plan write into (:func:`group_dirs`).
 
     Raises ValueError naming the groups of the plan when it has none called ``group``.
     """
-    jobs = load_plan(profile)
-    folders = {job.group: Path(job.parameters["results_dir"]) for job in jobs}
+    folders = group_dirs(profile)
     if group not in folders:
         raise ValueError(f"group must be one of {sorted(folders)} (the groups of profile {profile!r}), got {group!r}")
     return folders[group]
@@ -353,9 +363,4 @@ def planned_runs(profile: str, group: str | None = None) -> list[dict[str, Any]]
 
 def results_root(profile: str) -> Path:
     """The folder ``profile``'s runs write into (its plan's ``results_dir``, resolved)."""
-    plan_path = PARAMS / profile / "plan.yaml"
-    if not plan_path.exists():
-        raise ValueError(f"profile must be one of {profiles()}, got {profile!r} (no {plan_path})")
-    plan = _read_yaml(plan_path, f"plan {plan_path}")
-    _check_keys(plan, PLAN_KEYS, f"plan {plan_path}", required=list(PLAN_KEYS))
-    return (REPO_ROOT / plan["results_dir"]).resolve()
+    return (REPO_ROOT / _read_plan(profile)[1]["results_dir"]).resolve()

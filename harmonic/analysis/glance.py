@@ -4,7 +4,7 @@ project found (read from the recorded result files and from our models), a verdi
 Nothing here is typed in: reported values come from ``data/paper/`` and our values from the
 recorded runs (:func:`harmonic.results.load_runs`) or from building the models. Each group of runs
 is named by the profile whose plan records it (:data:`GROUPS`); its folder comes from that plan
-(:func:`harmonic.plan.group_dir`).
+(:func:`harmonic.plan.group_dirs`).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import pandas as pd
 
 from harmonic.analysis import report, tables, wrn_study
 from harmonic.paths import RECORDED_RESULTS
-from harmonic.plan import group_dir
+from harmonic.plan import group_dirs
 from harmonic.results import load_runs
 
 __all__ = ["GROUPS", "results_at_a_glance"]
@@ -42,13 +42,16 @@ def _link(text: str, page: str) -> str:
 def _folders(results_dir: str | os.PathLike | None) -> dict[str, Path]:
     """The folder of each of :data:`GROUPS`: from its plan, or ``results_dir/<group>`` when given
     (the groups still checked against their plans)."""
+    planned = {profile: group_dirs(profile) for profile, _ in GROUPS.values() if profile is not None}  # one read each
     folders = {}
     for key, (profile, group) in GROUPS.items():
-        planned = group_dir(profile, group) if profile is not None else None
+        if profile is not None and group not in planned[profile]:
+            raise ValueError(f"GROUPS[{key!r}]: profile {profile!r} has no group {group!r}; "
+                             f"its groups: {sorted(planned[profile])}")
         if results_dir is not None:
             folders[key] = Path(results_dir) / group
         else:
-            folders[key] = planned if planned is not None else RECORDED_RESULTS / group
+            folders[key] = planned[profile][group] if profile is not None else RECORDED_RESULTS / group
     return folders
 
 

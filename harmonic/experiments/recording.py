@@ -19,10 +19,10 @@ import pandas as pd
 
 from harmonic import results
 
-__all__ = ["PLAN_KEYS", "RunResult", "check_plan", "config_from", "item_run_name", "recorded_run"]
+__all__ = ["LABEL_KEYS", "RunResult", "check_plan", "config_from", "item_run_name", "recorded_run"]
 
-#: Keys of a run's ``plan`` (set by :mod:`harmonic.plan`).
-PLAN_KEYS: tuple[str, ...] = ("profile", "group", "variant", "point")
+#: Keys of a run's ``plan`` label (:attr:`harmonic.plan.Job.label`; not the keys of a plan file).
+LABEL_KEYS: tuple[str, ...] = ("profile", "group", "variant", "point")
 
 
 @dataclass
@@ -60,11 +60,11 @@ def item_run_name(run_name: str | None, **item: Any) -> str | None:
 
 
 def check_plan(plan: Mapping[str, Any] | None) -> dict[str, Any] | None:
-    """``plan`` as a dict if it is None or a mapping of exactly :data:`PLAN_KEYS`, else a ValueError."""
+    """``plan`` as a dict if it is None or a mapping of exactly :data:`LABEL_KEYS`, else a ValueError."""
     if plan is None:
         return None
-    if not isinstance(plan, Mapping) or set(plan) != set(PLAN_KEYS):
-        raise ValueError(f"plan must be None or a mapping of the keys {list(PLAN_KEYS)}, got {plan!r}")
+    if not isinstance(plan, Mapping) or set(plan) != set(LABEL_KEYS):
+        raise ValueError(f"plan must be None or a mapping of the keys {list(LABEL_KEYS)}, got {plan!r}")
     return dict(plan)
 
 
