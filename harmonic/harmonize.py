@@ -89,6 +89,7 @@ def harmonize(
     spectral_bn: bool = False,
     convert: bool = False,
     norm: str | None = "l1",
+    init: str = "authors",
 ) -> nn.Module:
     """Replace k x k convolutions (k > 1) of ``model`` by harmonic blocks, in place; returns ``model``.
 
@@ -109,7 +110,7 @@ def harmonize(
       outputs in eval mode are unchanged (inner BNs start as the identity in
       eval mode; in training mode they normalise with batch statistics, which
       changes outputs, as any inserted BN does). Otherwise the blocks are
-      freshly initialised (see :class:`HarmonicConv2d`).
+      freshly initialised as ``init`` says (``"authors"`` or ``"kaiming"``, see :mod:`harmonic.init`).
 
     Use :func:`harmonize_report` to list what was replaced.
     """
@@ -138,6 +139,7 @@ def harmonize(
                 norm=norm,
                 spectral_bn=stem_spectral_bn if name == stem_name else spectral_bn,
                 project_weights=convert,
+                init=init,
             )
     if unused_keys:
         raise ValueError(f"level keys {sorted(unused_keys)} match no replaced convolution")
@@ -186,6 +188,7 @@ def harmonize_variant(
     level: int | Sequence[int | None] | None,
     stages: Sequence[str],
     stem_spectral_bn: bool = True,
+    init: str = "authors",
 ) -> nn.Module:
     """Apply a paper variant to a freshly built model (helper of the model builders).
 
@@ -195,7 +198,8 @@ def harmonize_variant(
     row, and the stem of a converted network, whose BN statistics do not exist).
     ``level`` (only with ``"all"``): None, one lambda for every stage, or one
     per stage (``len(stages)`` entries, None = full basis; progressive
-    compression). The stem is in no stage and keeps the full spectrum.
+    compression). The stem is in no stage and keeps the full spectrum. ``init``: how the new
+    blocks are drawn (:class:`~harmonic.layers.HarmonicConv2d`).
     """
     if harmonic not in HARMONIC_VARIANTS:
         raise ValueError(f"harmonic must be one of {HARMONIC_VARIANTS}; got {harmonic!r}")
@@ -220,4 +224,4 @@ def harmonize_variant(
         if value is not None:
             n_filters(3, value)  # raises ValueError naming level for non-positive / non-int values
     stage_levels = None if all(v is None for v in per_stage) else dict(zip(stages, per_stage, strict=True))
-    return harmonize(model, stage_levels, which=harmonic, stem_spectral_bn=stem_spectral_bn)
+    return harmonize(model, stage_levels, which=harmonic, stem_spectral_bn=stem_spectral_bn, init=init)

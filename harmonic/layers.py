@@ -29,6 +29,7 @@ from harmonic._fast.geometry import Window, padding_lrtb, symmetric_padding
 from harmonic._fast.moments import batch_statistics, normalising_statistics
 from harmonic._fast.patch import patch_forward
 from harmonic.dct import NORMS, dct_coefficients, dct_filters, n_filters, spectral_maps
+from harmonic.init import check_init, harmonic_std
 
 __all__ = ["COMPUTE_FORMS", "PATCH_FORM_RATIO", "HarmonicConv2d"]
 
@@ -98,18 +99,22 @@ class HarmonicConv2d(nn.Module):
     ``compute_form``: ``"merged"``, one ``F.conv2d`` with the kernel ``sum_f w_f psi_f`` (BN folded
     in); ``"patch"``, eqs. 1-3 on the unfolded input patches; ``"auto"`` (default), the cheaper for
     the layer and device (:mod:`harmonic._fast.forms`); all equal :meth:`explicit_forward` up to
-    rounding. Init: ``w[..., f] ~ N(0, 2 / (out * k^2) / ||psi_f||^2)``: a Kaiming-normal (fan_out,
-    relu, as the authors') dense kernel for the full bank, its projection for a truncated one.
+    rounding. ``init`` (:mod:`harmonic.init`): ``"authors"`` (default), as the authors' ``Harm2d``: ``w``
+    Kaiming normal with fan_out of its own tensor, std ``sqrt(2 / (out * n_filters))`` (``sqrt(2 / out)``
+    with spectral BN, whose ``w`` they store as ``(out, in * n_filters, 1, 1)``), bias 0; ``"kaiming"``:
+    ``w[..., f] ~ N(0, 2 / (out * k^2) / ||psi_f||^2)``, a Kaiming-normal (fan_out) dense kernel for the
+    full bank (its projection for a truncated one), bias as ``nn.Conv2d``'s.
     """
 
     def __init__(
         self, in_channels: int, out_channels: int, kernel_size: _IntPair, stride: _IntPair = 1,
         padding: _IntPair | str = 0, dilation: _IntPair = 1, groups: int = 1, bias: bool = True,
         level: int | None = None, spectral_bn: bool = False, norm: str | None = "l1", spectral_bn_affine: bool = False,
-        device: torch.device | str | None = None, dtype: torch.dtype | None = None,
+        device: torch.device | str | None = None, dtype: torch.dtype | None = None, init: str = "authors",
     ) -> None:
         super().__init__()
         _check_arguments(in_channels, out_channels, groups, norm)
+        self.init = check_init(init)
         k = _square_kernel_size(kernel_size)
         self.in_channels, self.out_channels, self.kernel_size = in_channels, out_channels, (k, k)
         self.stride, self.dilation = _pair(stride, "stride", 1), _pair(dilation, "dilation", 1)
@@ -146,15 +151,22 @@ class HarmonicConv2d(nn.Module):
         return self.bn is not None
 
     def reset_parameters(self) -> None:
-        """Kaiming-normal (fan_out, relu) dense kernel (see the class docstring); ``nn.Conv2d``'s bias init."""
+        """Draw ``w`` and the bias as :attr:`init` says (see the class docstring and :mod:`harmonic.init`)."""
         k = self.kernel_size[0]
-        std = math.sqrt(2.0 / (self.out_channels * k * k))
         with torch.no_grad():
-            filter_norms = self.filters.flatten(1).norm(dim=1).to(self.weight.dtype)
-            self.weight.normal_().mul_(std / filter_norms)
-            if self.bias is not None:
-                bound = 1.0 / math.sqrt(self.in_channels // self.groups * k * k)
-                self.bias.uniform_(-bound, bound)
+            if self.init == "authors":
+                std = harmonic_std(self.in_channels // self.groups, self.out_channels, self.n_filters,
+                                   self.bn is not None, "fan_out")
+                self.weight.normal_(0.0, std)
+                if self.bias is not None:
+                    self.bias.zero_()
+            else:
+                std = math.sqrt(2.0 / (self.out_channels * k * k))
+                filter_norms = self.filters.flatten(1).norm(dim=1).to(self.weight.dtype)
+                self.weight.normal_().mul_(std / filter_norms)
+                if self.bias is not None:
+                    bound = 1.0 / math.sqrt(self.in_channels // self.groups * k * k)
+                    self.bias.uniform_(-bound, bound)
         if self.bn is not None:
             self.bn.reset_parameters()
 
@@ -246,7 +258,7 @@ class HarmonicConv2d(nn.Module):
     @classmethod
     def from_conv(
         cls, conv: nn.Conv2d, level: int | None = None, norm: str | None = "l1", spectral_bn: bool = False,
-        project_weights: bool = True, spectral_bn_affine: bool = False,
+        project_weights: bool = True, spectral_bn_affine: bool = False, init: str = "authors",
     ) -> HarmonicConv2d:
         """Harmonic block with the geometry, dtype, device and mode of ``conv``, its kernel projected.
 
@@ -254,7 +266,8 @@ class HarmonicConv2d(nn.Module):
         (exact for the full bank; lambda truncation drops the high frequencies); the bias is copied.
         A spectral BN (eq. 3) starts as the identity in eval mode: running mean 0, running variance
         ``1 - eps`` (with ``spectral_bn_affine``, weight 1 and bias 0); in training mode it uses batch
-        statistics, as any BN does. ``project_weights=False`` takes the geometry only (fresh init).
+        statistics, as any BN does. ``project_weights=False`` takes the geometry only (fresh init, drawn as
+        ``init`` says).
         """
         if not isinstance(conv, nn.Conv2d):
             raise ValueError(f"conv must be an nn.Conv2d; got {type(conv).__name__}")
@@ -264,7 +277,7 @@ class HarmonicConv2d(nn.Module):
             conv.in_channels, conv.out_channels, conv.kernel_size, stride=conv.stride, padding=conv.padding,
             dilation=conv.dilation, groups=conv.groups, bias=conv.bias is not None, level=level, norm=norm,
             spectral_bn=spectral_bn, spectral_bn_affine=spectral_bn_affine, device=conv.weight.device,
-            dtype=conv.weight.dtype,
+            dtype=conv.weight.dtype, init=init,
         )  # fmt: skip
         if project_weights:
             with torch.no_grad():
@@ -282,4 +295,5 @@ class HarmonicConv2d(nn.Module):
         text += f", groups={self.groups}" if self.groups != 1 else ""
         text += ", bias=False" if self.bias is None else ""
         text += f", level={self.level}, n_filters={self.n_filters}, spectral_bn={self.spectral_bn}, norm={self.norm!r}"
-        return text + (", spectral_bn_affine=True" if self.bn is not None and self.bn.affine else "")
+        text += ", spectral_bn_affine=True" if self.bn is not None and self.bn.affine else ""
+        return text + (f", init={self.init!r}" if self.init != "authors" else "")

@@ -9,6 +9,7 @@ A profile is a folder ``notebooks/params/<profile>/`` with a ``plan.yaml``::
         params: [sweep/harmonic.yaml, sweep/relu.yaml]   # parameter files (folder-relative)
         grid: {lr: [0.001, 0.01]}       # optional: each file × each grid point is one run
         defaults: sweep/common.yaml     # optional: parameters every file of this entry starts from
+                                        # (or a list of files, later ones overriding earlier ones)
       - notebook: mnist_sweep
         params: [mnist_sweep.yaml]
         page: true                      # executed copy becomes a page: book/notebooks/<notebook>.ipynb
@@ -67,7 +68,8 @@ _KEY_TYPES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "params": (lambda v: isinstance(v, list) and all(map(_is_text, v)), "a list of parameter file names"),
     "grid": (lambda v: isinstance(v, dict) and all(_is_text(k) and isinstance(x, list) and x for k, x in v.items()),
              "a mapping of parameter -> list of values"),
-    "defaults": (_is_text, "a parameter file name (text)"),
+    "defaults": (lambda v: _is_text(v) or (isinstance(v, list) and bool(v) and all(map(_is_text, v))),
+                 "a parameter file name (text) or a list of them"),
     "page": (lambda v: isinstance(v, bool), "true or false"),
 }
 
@@ -255,9 +257,10 @@ def load_plan(profile: str, book_dir: Path | None = None) -> list[Job]:
             raise ValueError(f"{where}: notebook {notebook} does not exist")
         group = entry.get("group", entry["notebook"])
         page = entry.get("page", False)
-        defaults = {}
-        if "defaults" in entry:
-            defaults = _read_params(plan_path.parent / entry["defaults"], f"{where}, defaults")
+        defaults: dict[str, Any] = {}
+        listed = entry.get("defaults", [])
+        for defaults_file in [listed] if isinstance(listed, str) else listed:
+            defaults.update(_read_params(plan_path.parent / defaults_file, f"{where}, defaults"))
         for params_file in entry.get("params", [None]):
             base: dict[str, Any] = dict(defaults)
             stem = entry["notebook"]

@@ -227,9 +227,9 @@ def test_filters_follow_dtype():
     assert layer(torch.randn(1, 2, 6, 6, dtype=torch.bfloat16)).dtype == torch.bfloat16
 
 
-def test_initialisation_is_kaiming_normal_fan_out_in_kernel_space():
+def test_kaiming_initialisation_is_kaiming_normal_fan_out_in_kernel_space():
     torch.manual_seed(0)
-    layer = HarmonicConv2d(256, 128, 3, norm="l1")
+    layer = HarmonicConv2d(256, 128, 3, norm="l1", init="kaiming")
     kernel = layer.dense_weight().detach()
     expected_std = (2.0 / (128 * 9)) ** 0.5
     assert kernel.std().item() == pytest.approx(expected_std, rel=0.02)
@@ -241,6 +241,25 @@ def test_initialisation_is_kaiming_normal_fan_out_in_kernel_space():
     assert correlation.abs().max() < 0.03
     bound = 1 / (256 * 9) ** 0.5
     assert layer.bias.abs().max() <= bound and layer.bias.abs().max() > 0.5 * bound
+
+
+@pytest.mark.parametrize("spectral_bn, level", [(False, None), (False, 2), (True, None)])
+def test_default_initialisation_is_the_authors_harm2d(spectral_bn, level):
+    """Harm2d (their harmonic/modules.py): kaiming_normal_(mode='fan_out') of (out, in, nf, 1, 1), or of
+    (out, in * nf, 1, 1) with BN: std sqrt(2 / (out nf)) / sqrt(2 / out), the same for every frequency; bias 0."""
+    torch.manual_seed(0)
+    layer = HarmonicConv2d(256, 128, 3, level=level, spectral_bn=spectral_bn)
+    fan_out = 128 * (1 if spectral_bn else layer.n_filters)
+    expected = (2.0 / fan_out) ** 0.5
+    per_frequency = layer.weight.detach().std(dim=(0, 1))
+    assert torch.allclose(per_frequency, torch.full_like(per_frequency, expected), rtol=0.03)
+    assert layer.weight.detach().mean().abs() < 0.01 * expected
+    assert torch.count_nonzero(layer.bias) == 0
+
+
+def test_init_is_checked():
+    with pytest.raises(ValueError, match="init must be one of"):
+        HarmonicConv2d(2, 3, 3, init="xavier")
 
 
 def test_extra_repr():

@@ -141,9 +141,9 @@ def test_harm1_and_plain_wrn():
     assert plain(torch.randn(2, 1, 32, 32)).shape == (2, 100)
 
 
-def test_wrn_initialisation():
+def test_wrn_kaiming_initialisation():
     torch.manual_seed(0)
-    model = wrn(depth=10, widen_factor=4)
+    model = wrn(depth=10, widen_factor=4, init="kaiming")
     weight = model.layer3[0].conv2.weight
     assert weight.std().item() == pytest.approx((2 / (9 * 256)) ** 0.5, rel=0.02)
     assert torch.all(model.bn.weight == 1) and torch.all(model.fc.bias == 0)

@@ -67,6 +67,37 @@ def test_multistep_schedule_changes_lr(toy_data):
     assert [round(r["lr"], 6) for r in history] == [0.1, 0.02, 0.004]
 
 
+@pytest.mark.parametrize("reset", [True, False])
+def test_momentum_is_reset_at_every_lr_drop_only_when_asked(toy_data, reset):
+    """The authors' cifar/main.py creates a new SGD optimizer at each drop: no momentum buffer survives it."""
+    seed_everything(0)
+    model = ReLUMLP(hidden_sizes=(16,))
+    optimizer = make_optimizer(model, "sgd", lr=0.1, momentum=0.9)
+    scheduler = make_scheduler(optimizer, "multistep", milestones=(1, 3), gamma=0.2)
+    buffers = []  # after each epoch (the scheduler stepped): parameters holding a momentum buffer
+    fit(model, optimizer, *toy_data, epochs=4, batch_size=100, seed=0, scheduler=scheduler, device="cpu",
+        progress=False, reset_momentum=reset,
+        on_epoch=lambda row: buffers.append(sum("momentum_buffer" in s for s in optimizer.state.values())))
+    n_params = len(list(model.parameters()))
+    # drops after epochs 1 and 3: emptied right then with the reset; a later epoch fills them again
+    assert buffers == ([0, n_params, 0, n_params] if reset else [n_params] * 4)
+
+
+def test_reset_momentum_resumes_like_an_uninterrupted_run(toy_data, tmp_path):
+    def run(stop_after, ckpt):
+        seed_everything(0)
+        model = ReLUMLP(hidden_sizes=(16,))
+        optimizer = make_optimizer(model, "sgd", lr=0.1, momentum=0.9)
+        scheduler = make_scheduler(optimizer, "multistep", milestones=(1,), gamma=0.2)
+        return fit(model, optimizer, *toy_data, epochs=3, batch_size=100, seed=0, scheduler=scheduler, device="cpu",
+                   progress=False, reset_momentum=True, checkpoint_path=ckpt, stop_after=stop_after)
+
+    straight = run(None, None)
+    run(1, tmp_path / "c.pt")
+    resumed = run(None, tmp_path / "c.pt")
+    assert [r["test_loss"] for r in resumed] == [r["test_loss"] for r in straight]
+
+
 @pytest.mark.parametrize(
     "kwargs, match",
     [({"epochs": 0}, "epochs must be a positive integer"), ({"epochs": 1.5}, "epochs"),

@@ -49,6 +49,8 @@ def test_run_wrn_records_results_and_figure3(cifar_root, tmp_path):
 
     assert record["params"]["n_parameters"] == count_parameters(run.model) > 0
     assert record["params"]["level"] == [None, 3, 2] and record["params"]["weight_decay"] == 5e-4
+    # the recipe: the authors' by default (their initial weights, momentum reset at each lr drop)
+    assert record["params"]["init"] == "authors" and record["params"]["reset_momentum"] is True
     table = pd.read_csv(folder / FREQUENCY_WEIGHTS_FILE)
     assert len(table) == 7 and "(2,2)" in table.columns
     pd.testing.assert_frame_equal(table, run.frequency_weights, check_dtype=False)

@@ -68,6 +68,7 @@ from torch.utils.data import DataLoader
 from harmonic import results
 from harmonic.datasets.imagefolder import image_folder_loaders
 from harmonic.paths import BUILD
+from harmonic.init import INITS
 from harmonic.experiments.checks import check_imagenet_args, parse_level
 from harmonic.experiments.checkpoints import (RESUME_IGNORED, plain, resume_training, save_checkpoint, trained_epochs,
                                               training_state)
@@ -85,7 +86,12 @@ CHECKPOINT_FILE = "checkpoint.pt"
 OPERATIONAL_OPTIONS = ("data", "results_dir", "run_name", "no_resume", "print_freq", "workers", "evaluate",
                        "checkpoint")
 #: Options that define the network: a resumed run is checked against the checkpoint's model spec instead.
-MODEL_OPTIONS = ("arch", "harmonic", "level", "maxpool", "model_kwargs")
+MODEL_OPTIONS = ("arch", "harmonic", "level", "maxpool", "model_kwargs", "init")
+
+
+#: What every run records of the recipe beyond its options: the momentum is kept across learning-rate
+#: drops, as the authors' imagenet/main.py does (its adjust_learning_rate changes the lr only).
+RECIPE_FIXED = {"reset_momentum": False}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -102,6 +108,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--level", nargs="+", default=None, metavar="LAMBDA",
                    help="compression lambda (with --harmonic all): one value, or 4 per stage, e.g. none none 3 2")
     p.add_argument("--maxpool", action="store_true", help="keep the 3x3 max-pool (default: without, stem stride 4)")
+    p.add_argument("--init", default="authors", choices=INITS,
+                   help="initial weights of the harmonic blocks (harmonic.init): as the authors' Harm2d, or 'kaiming'")
     p.add_argument("--model-kwargs", default="{}", help='JSON of extra builder arguments, e.g. {"num_classes": 2}')
     p.add_argument("--epochs", type=int, default=90)
     p.add_argument("--batch-size", type=int, default=256, help="global batch size (over all processes)")
@@ -242,12 +250,12 @@ def _loaders(args: argparse.Namespace, env: DistEnv) -> tuple[DataLoader, DataLo
 
 def _model_spec(args: argparse.Namespace, num_classes: int) -> dict[str, Any]:
     """Everything that defines the network: the builder and its keyword arguments."""
-    clash = sorted({"harmonic", "level", "maxpool"} & set(args.model_kwargs))
+    clash = sorted({"harmonic", "level", "maxpool", "init"} & set(args.model_kwargs))
     if clash:
-        raise ValueError(f"model_kwargs must not repeat {clash}: use the --harmonic/--level/--maxpool options")
+        raise ValueError(f"model_kwargs must not repeat {clash}: use the --harmonic/--level/--maxpool/--init options")
     kwargs = {"num_classes": num_classes, **args.model_kwargs,
               "harmonic": None if args.harmonic == "none" else args.harmonic,
-              "level": args.level, "maxpool": args.maxpool}
+              "level": args.level, "maxpool": args.maxpool, "init": args.init}
     if args.convert_from is not None:
         kwargs["stem_spectral_bn"] = False  # what conversion builds (the paper's Section 5.2)
     return {"arch": args.arch, "kwargs": kwargs}
@@ -283,7 +291,7 @@ def _evaluate(args: argparse.Namespace, env: DistEnv) -> list[dict[str, Any]]:
     row = _val_row(val) | {"val_images": val["images"]}
     _log(env, f"{run_name}: val top-1 err {row['val_top1_err']:.2f}, top-5 err {row['val_top5_err']:.2f} "
               f"on {row['val_images']} images")
-    params = dict(vars(args)) | {"run_name": run_name, "n_parameters": count_parameters(model),
+    params = dict(vars(args)) | {**RECIPE_FIXED, "run_name": run_name, "n_parameters": count_parameters(model),
                                  "num_classes": num_classes, "world_size": env.world_size}
     _record(args, env, run_name, [row], params, started, clock)
     return [row]
@@ -372,7 +380,7 @@ def _train(args: argparse.Namespace, env: DistEnv) -> list[dict[str, Any]]:
             model, device_ids=[env.local_rank] if env.device.type == "cuda" else None)
 
     params = dict(vars(args)) | {
-        "run_name": run_name, "n_parameters": n_parameters, "num_classes": num_classes,
+        "run_name": run_name, "n_parameters": n_parameters, "num_classes": num_classes, **RECIPE_FIXED,
         "world_size": env.world_size, "batch_size_per_process": args.batch_size // env.world_size,
     }
     started, clock = results.now_utc(), time.perf_counter()

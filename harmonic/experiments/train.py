@@ -251,6 +251,12 @@ def seed_epoch(seed: int, epoch: int, offset: int = 0, generator: torch.Generato
     return (generator if generator is not None else torch.Generator()).manual_seed(value)
 
 
+def reset_momentum_buffers(optimizer: torch.optim.Optimizer) -> None:
+    """Forget the optimizer's per-parameter state (SGD's momentum buffers), as a new optimizer would
+    start: what the authors' CIFAR ``main.py`` does at every learning-rate drop."""
+    optimizer.state.clear()
+
+
 def step_scheduler(scheduler: Any, train_loss: float) -> None:
     """Step an epoch-wise schedule (ReduceLROnPlateau on the training loss); None: nothing."""
     if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
@@ -286,6 +292,7 @@ def fit(
     eval_batch_size: int = 1000,
     on_epoch: Callable[[dict[str, Any]], None] | None = None,
     config: Mapping[str, Any] | None = None,
+    reset_momentum: bool = False,
 ) -> list[dict[str, Any]]:
     """Train ``model`` for ``epochs`` epochs; return one metrics dict per epoch.
 
@@ -297,9 +304,13 @@ def fit(
     only a larger ``epochs`` continues a run).
     ``stop_after``: stop (with a checkpoint) after that many epochs in total, e.g.
     to split a long run across sessions. ``augment(x, generator)`` transforms a
-    training batch on the device.
+    training batch on the device. ``reset_momentum``: whenever the scheduler lowers the learning rate,
+    the optimizer's state is cleared (:func:`reset_momentum_buffers`), as the authors' CIFAR code
+    does by creating a new SGD optimizer at every drop.
     """
     check_int("epochs", epochs)
+    if not isinstance(reset_momentum, bool):
+        raise ValueError(f"reset_momentum must be True or False, got {reset_momentum!r}")
     check_int("batch_size", batch_size)
     check_int("stop_after", stop_after, optional=True)
     dev = select_device(device)
@@ -333,7 +344,10 @@ def fit(
             "lr": current_lr(optimizer),
             "seconds": round(train.seconds, 3),
         }
+        lr_before = current_lr(optimizer)
         step_scheduler(scheduler, train_loss)
+        if reset_momentum and current_lr(optimizer) < lr_before:
+            reset_momentum_buffers(optimizer)
         history.append(row)
         if checkpoint_path is not None:
             save_checkpoint(checkpoint_path, training_state(model, optimizer, scheduler, history, seed=seed,

@@ -11,7 +11,12 @@ Defaults are the paper's CIFAR settings (Ulicny et al., BMVC 2019, which follow
 Zagoruyko & Komodakis' WRN code): SGD with lr 0.1, momentum 0.9, weight decay
 5e-4, batch 128, 200 epochs, lr × 0.2 at epochs 60, 120 and 160, reflect-pad +
 crop + flip augmentation, and dropout 0.3 (the rate in the authors' example
-command for WRN-28-10; their table only says "with dropout").
+command for WRN-28-10; their table only says "with dropout"). What the paper leaves open
+follows the authors' code (their ``cifar/main.py`` and ``utils.py``): the initial weights
+(``init="authors"``, :mod:`harmonic.init`) and a fresh optimizer, i.e. momentum buffers
+emptied, at every learning-rate drop (``reset_momentum=True``). ``init="kaiming"`` with
+``reset_momentum=False`` is the recipe this companion used first (kept for comparison).
+:data:`RECIPE_DIFFERENCES` lists what still differs from the authors' script.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from harmonic.datasets.cifar import IMAGE_DATASETS, cifar_augment, image_dataset
 from harmonic.experiments.checks import check_choice, check_dropout, check_int, check_level, check_milestones, check_number
 from harmonic.experiments.recording import RunResult, config_from, recorded_run
 from harmonic.experiments.train import fit, make_optimizer, make_scheduler, save_checkpoint, seed_everything, select_device
+from harmonic.init import check_init
 from harmonic.utils import count_parameters
 
 __all__ = [
@@ -74,6 +80,8 @@ class WRNConfig:
     test_subset: Optional[int] = None
     seed: int = 0
     device: str = "auto"
+    init: str = "authors"
+    reset_momentum: bool = True
 
     def __post_init__(self) -> None:
         if self.harmonic == "none":  # YAML / command-line spelling of None
@@ -91,7 +99,8 @@ class WRNConfig:
         check_int("depth", self.depth)
         check_number("widen_factor", self.widen_factor)
         check_choice("harmonic", self.harmonic, [None, "stem", "all"])
-        for name in ("stem_spectral_bn", "nesterov", "augment"):
+        check_init(self.init)
+        for name in ("stem_spectral_bn", "nesterov", "augment", "reset_momentum"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")
         check_level(self.level, WRN_STAGES)
@@ -187,7 +196,8 @@ def run_wrn(
     ``level`` (lambda, or one per group for progressive compression, e.g.
     ``[None, 3, 2]``), ``dropout``, ``epochs``, ``batch_size``, ``lr``,
     ``momentum``, ``nesterov``, ``weight_decay``, ``milestones``, ``gamma``,
-    ``augment``, ``subset``, ``test_subset``, ``seed``, ``device``.
+    ``augment``, ``subset``, ``test_subset``, ``seed``, ``device``, ``init`` (``"authors"`` or
+    ``"kaiming"``, :mod:`harmonic.init`) and ``reset_momentum``.
     ``checkpoint=True`` keeps ``checkpoint.pt`` next to the results and a rerun
     resumes from it. The recorded parameters include ``n_parameters``; harmonic
     networks also get ``frequency_weights.csv`` (see :func:`frequency_weights`).
@@ -206,7 +216,7 @@ def run_wrn(
     model = wrn(
         config.depth, config.widen_factor, num_classes=info.num_classes, dropout=config.dropout,
         harmonic=config.harmonic, level=config.level, in_channels=info.in_channels,
-        stem_spectral_bn=config.stem_spectral_bn,
+        stem_spectral_bn=config.stem_spectral_bn, init=config.init,
     )
     optimizer = make_optimizer(model, "sgd", lr=config.lr, weight_decay=config.weight_decay,
                                momentum=config.momentum, nesterov=config.nesterov)
@@ -219,6 +229,7 @@ def run_wrn(
             epochs=config.epochs, batch_size=config.batch_size, seed=config.seed,
             scheduler=scheduler, augment=cifar_augment if config.augment else None, device=device,
             checkpoint_path=checkpoint_path if checkpoint else None, progress=progress, config=asdict(config),
+            reset_momentum=config.reset_momentum,
         )
 
     record_params = asdict(config) | {"n_parameters": count_parameters(model)}

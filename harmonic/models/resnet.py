@@ -13,6 +13,7 @@ import torchvision
 from torch import nn
 
 from harmonic.harmonize import harmonize_variant
+from harmonic.init import check_init
 from harmonic.pretrained import load_weights, official_levels
 
 __all__ = ["resnet101", "resnet50"]
@@ -31,17 +32,19 @@ def _resnet(
     maxpool: bool,
     stem_spectral_bn: bool,
     weights: Weights,
+    init: str = "authors",
 ) -> nn.Module:
     """torchvision's ``arch`` with the paper's stem option, then the harmonic variant, then ``weights``."""
     if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
         raise ValueError(f"num_classes must be a positive int; got {num_classes!r}")
     if not isinstance(maxpool, bool):
         raise ValueError(f"maxpool must be True or False; got {maxpool!r}")
+    check_init(init)
     model = getattr(torchvision.models, arch)(weights=None, num_classes=num_classes)
     if not maxpool:
         model.maxpool = nn.Identity()
         model.conv1.stride = (4, 4)
-    model = harmonize_variant(model, harmonic, level, RESNET_STAGES, stem_spectral_bn=stem_spectral_bn)
+    model = harmonize_variant(model, harmonic, level, RESNET_STAGES, stem_spectral_bn=stem_spectral_bn, init=init)
     if weights is not None:
         state = load_weights(weights)
         try:
@@ -60,6 +63,7 @@ def resnet50(
     maxpool: bool = False,
     stem_spectral_bn: bool = True,
     weights: Weights = None,
+    init: str = "authors",
 ) -> nn.Module:
     """torchvision ResNet-50 (25.6M parameters), plain or harmonic.
 
@@ -75,9 +79,11 @@ def resnet50(
     gives the stem of the paper's converted network (its BN statistics are not available).
     ``weights``: a state_dict or a file of one (ours, a :mod:`harmonic.experiments.imagenet` checkpoint, or
     the authors' released layout, converted by :func:`harmonic.pretrained.from_official`),
-    loaded strictly.
+    loaded strictly. ``init`` (:mod:`harmonic.init`): the harmonic blocks' initial weights,
+    ``"authors"`` (default: as their ``Harm2d``) or ``"kaiming"``; the rest is torchvision's init,
+    which is also the authors' (their ResNet code is torchvision's).
     """
-    return _resnet("resnet50", num_classes, harmonic, level, maxpool, stem_spectral_bn, weights)
+    return _resnet("resnet50", num_classes, harmonic, level, maxpool, stem_spectral_bn, weights, init)
 
 
 def resnet101(
@@ -87,7 +93,8 @@ def resnet101(
     maxpool: bool = False,
     stem_spectral_bn: bool = True,
     weights: Weights = None,
+    init: str = "authors",
 ) -> nn.Module:
     """torchvision ResNet-101 with the options of :func:`resnet50` (the authors released a
     Harm-ResNet-101 checkpoint; the BMVC paper reports ResNet-50 only)."""
-    return _resnet("resnet101", num_classes, harmonic, level, maxpool, stem_spectral_bn, weights)
+    return _resnet("resnet101", num_classes, harmonic, level, maxpool, stem_spectral_bn, weights, init)

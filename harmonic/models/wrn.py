@@ -16,6 +16,7 @@ import torch
 from torch import Tensor, nn
 
 from harmonic.harmonize import harmonize_variant
+from harmonic.init import check_init, init_wrn_authors
 
 __all__ = ["WideBasicBlock", "WideResNet", "wrn"]
 
@@ -62,9 +63,10 @@ class WideResNet(nn.Module):
     Group widths are ``round(16k), round(32k), round(64k)``: the paper's integer ``k``, or a
     fractional one for a narrower baseline whose size matches a compressed harmonic network.
 
-    Initialisation as in the reference code: convolutions He-normal with
-    ``mode="fan_out"`` (std ``sqrt(2 / (k^2 out))``), BN weight 1 and bias 0,
-    linear bias 0 (weight keeps PyTorch's default).
+    ``init`` (:mod:`harmonic.init`): ``"authors"`` (default), as the authors' CIFAR code
+    (:func:`~harmonic.init.init_wrn_authors`: Kaiming normal with fan_in everywhere, BN weights
+    ``U(0, 1)``, biases 0); ``"kaiming"``: convolutions Kaiming normal with ``mode="fan_out"`` (std
+    ``sqrt(2 / (k^2 out))``), BN weight 1 and bias 0, linear bias 0 (weight keeps PyTorch's default).
     """
 
     def __init__(
@@ -74,8 +76,10 @@ class WideResNet(nn.Module):
         num_classes: int = 10,
         dropout: float = 0.0,
         in_channels: int = 3,
+        init: str = "authors",
     ) -> None:
         super().__init__()
+        check_init(init)
         if isinstance(depth, bool) or not isinstance(depth, int) or depth < 10 or (depth - 4) % 6:
             raise ValueError(f"depth must be an int 6n + 4 with n >= 1 (10, 16, 22, 28, ...); got {depth!r}")
         if isinstance(widen_factor, bool) or not isinstance(widen_factor, (int, float)) or not widen_factor > 0:
@@ -110,6 +114,8 @@ class WideResNet(nn.Module):
                 nn.init.zeros_(m.bias)
             elif isinstance(m, nn.Linear):
                 nn.init.zeros_(m.bias)
+        if init == "authors":  # drawn after the "kaiming" draws, so that recipe's runs stay as recorded
+            init_wrn_authors(self)
 
     @staticmethod
     def _group(in_planes: int, out_planes: int, blocks: int, stride: int, dropout: float) -> nn.Sequential:
@@ -133,6 +139,7 @@ def wrn(
     level: int | Sequence[int | None] | None = None,
     in_channels: int = 3,
     stem_spectral_bn: bool = True,
+    init: str = "authors",
 ) -> nn.Module:
     """WRN-``depth``-``widen_factor``, plain or harmonic (Ulicny et al., 2019).
 
@@ -144,6 +151,11 @@ def wrn(
     scale or shift, as in the authors' code, so every variant without compression has
     exactly the plain network's parameters (WRN-28-10 for CIFAR-100: 36,536,884);
     ``stem_spectral_bn=False`` is Table 1's "Harm1-WRN-28-10 (no BN)".
+    ``init``: the initial weights (:mod:`harmonic.init`): ``"authors"`` (default) draws every tensor,
+    harmonic coefficients included, as the authors' CIFAR code; ``"kaiming"`` is the alternative
+    recipe (each harmonic block distributed as a Kaiming-initialised plain convolution).
     """
-    model = WideResNet(depth, widen_factor, num_classes, dropout, in_channels)
-    return harmonize_variant(model, harmonic, level, WRN_STAGES, stem_spectral_bn=stem_spectral_bn)
+    check_init(init)
+    model = WideResNet(depth, widen_factor, num_classes, dropout, in_channels, init="kaiming")
+    model = harmonize_variant(model, harmonic, level, WRN_STAGES, stem_spectral_bn=stem_spectral_bn, init="kaiming")
+    return init_wrn_authors(model) if init == "authors" else model
