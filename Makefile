@@ -1,4 +1,4 @@
-# The two commands of the README: `make book` and `make test` (both set up .venv first).
+# The commands of the README: `make book`, `make figures` and `make test` (all set up .venv first).
 PYTHON      ?= python3.11
 VENV        := .venv
 BIN         := $(VENV)/bin
@@ -15,10 +15,13 @@ export HARMONIC_DATA := $(abspath ../shared/data)
 endif
 endif
 
-.PHONY: book test setup mathjax notebooks paper bench clean
+.PHONY: book figures test setup mathjax notebooks paper bench clean
 
 book: setup mathjax  ## execute the notebooks of $(PROFILE) with papermill, then jupyter-book build
 	$(BIN)/python -m harmonic.pipeline --profile $(PROFILE)
+
+figures: setup mathjax  ## re-execute the pages that train nothing (after a `make book`), then jupyter-book build
+	$(BIN)/python -m harmonic.pipeline --profile $(PROFILE) --figures
 
 test: setup mathjax  ## the test suite (unit tests, notebook smoke runs, book build)
 	$(BIN)/python -m pytest
@@ -49,4 +52,4 @@ bench: setup
 	$(BIN)/python benchmarks/bench_harmonic_conv.py --quick
 
 clean:
-	rm -rf build book/_build book/notebooks
+	rm -rf build book/_build book/notebooks book/_extra

@@ -8,12 +8,14 @@ read as pages. Nothing executed is written next to the sources. ``--book DIR`` s
 book there; the pipeline only ever replaces a folder it staged itself (it holds :data:`STAGED_MARKER`)
 and never the repository, ``book/`` or a folder that contains them.
 
-Usage: ``python -m harmonic.pipeline --profile quick [--book book] [--no-build] [--only TEXT]``.
+Usage: ``python -m harmonic.pipeline --profile quick [--book book] [--no-build] [--only TEXT] [--figures]``
+(``--figures``: only the pages that train nothing, :func:`figure_jobs`; ``make figures``).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import subprocess
 import sys
@@ -21,6 +23,7 @@ import time
 from pathlib import Path
 from typing import Any, Sequence
 
+from harmonic.downloads import EXTRA, FOLDER_ENV, page_environment
 from harmonic.paths import REPO_ROOT
 from harmonic.plan import (NOTEBOOKS, PARAMS, PIPELINE_PARAMETERS, RUN_CONFIGS, Job, check_job, load_plan,  # noqa: F401
                            notebook_parameters, point_suffix, profiles, select_jobs)
@@ -70,6 +73,13 @@ def execute(job: Job, kernel: str = "python3") -> float:
     papermill_log = logging.getLogger("papermill")
     level = papermill_log.level
     papermill_log.setLevel(logging.ERROR)
+    book_dir = Path(job.parameters.get("book_dir") or REPO_ROOT / "book")
+    environment = page_environment(book_dir, job.output) if job.page else {}
+    downloads = Path(environment[FOLDER_ENV]) if environment else None
+    if downloads is not None and downloads.exists():
+        shutil.rmtree(downloads)  # the data files of the page's previous execution
+    saved = {name: os.environ.get(name) for name in environment}
+    os.environ.update(environment)  # the kernel inherits it: tables and figures publish their data
     try:
         papermill.execute_notebook(
             str(job.notebook), str(job.output), parameters=job.parameters,
@@ -78,8 +88,13 @@ def execute(job: Job, kernel: str = "python3") -> float:
         )
     finally:
         papermill_log.setLevel(level)
+        for name, value in saved.items():
+            if value is None:
+                del os.environ[name]
+            else:
+                os.environ[name] = value
     if job.page:
-        prepare_page(job.output, {job.parameters.get("book_dir") or "": "book"})
+        prepare_page(job.output, {job.parameters.get("book_dir") or "": "book"}, downloads)
     return time.perf_counter() - started
 
 
@@ -91,7 +106,7 @@ SHOWN_AS = frozenset({"remove-cell", "remove_cell", "remove-input", "remove_inpu
                       "hide-input", "hide_input", "show-input"})
 
 
-def prepare_page(path: str | Path, folders: dict[str, str] | None = None) -> None:
+def prepare_page(path: str | Path, folders: dict[str, str] | None = None, downloads: Path | None = None) -> None:
     """Make an executed notebook read as a page of the book (rewrites ``path`` in place).
 
     - the ``parameters``, papermill's ``injected-parameters`` and the ``colab-setup`` cells get
@@ -100,7 +115,8 @@ def prepare_page(path: str | Path, folders: dict[str, str] | None = None) -> Non
       :data:`SHOWN_AS` (``show-input`` keeps a cell open);
     - absolute paths of this machine are made relative in every output and in the injected
       parameters: each folder of ``folders`` becomes its value, then the repository root
-      becomes a repository-relative path.
+      becomes a repository-relative path; the same in the page's data files (the CSV files
+      in ``downloads``, :mod:`harmonic.downloads`).
     """
     import nbformat
 
@@ -142,6 +158,8 @@ def prepare_page(path: str | Path, folders: dict[str, str] | None = None) -> Non
                 if mime.startswith("text/") or mime.endswith("json"):  # never inside images' base64
                     output["data"][mime] = scrub(value)
     nbformat.write(notebook, path)
+    for data in sorted(downloads.glob("*.csv")) if downloads is not None and downloads.is_dir() else []:
+        data.write_text(relative(data.read_text(encoding="utf-8")), encoding="utf-8")
 
 
 def papermill_error() -> type[Exception]:
@@ -157,6 +175,7 @@ def build_book(book_dir: Path, warnings_as_errors: bool = True) -> None:
     Its output (a banner and a closing box even with ``--quiet``) is shown only when the build fails:
     then all of it, warnings included, and ``CalledProcessError`` is raised.
     """
+    (Path(book_dir) / EXTRA).mkdir(exist_ok=True)  # html_extra_path (the pages' data files) must exist
     executable = Path(sys.executable).with_name("jupyter-book")
     command = [str(executable) if executable.exists() else "jupyter-book", "build", "--quiet", str(book_dir)]
     if warnings_as_errors:
@@ -202,10 +221,26 @@ def stage_book(destination: Path) -> Path:
     source = REPO_ROOT / "book"
     if destination.exists():
         shutil.rmtree(destination)
-    shutil.copytree(source, destination, ignore=shutil.ignore_patterns("_build", "notebooks"))
+    shutil.copytree(source, destination, ignore=shutil.ignore_patterns("_build", "notebooks", EXTRA))
     (destination / STAGED_MARKER).write_text(
         f"A copy of {source} staged by python -m harmonic.pipeline, which may delete and rewrite this folder.\n")
     return destination
+
+
+def figure_jobs(jobs: Sequence[Job]) -> list[Job]:
+    """The jobs of ``--figures`` (``make figures``): the pages whose notebook trains nothing (every page but
+    those of :data:`RUN_CONFIGS`), which read the committed results and the last build's runs.
+
+    A page that trains keeps its executed copy from the last full build; a ValueError names the ones
+    that have none (run ``make book`` first).
+    """
+    pages = [job for job in jobs if job.page]
+    missing = [job.output for job in pages if job.notebook.stem in RUN_CONFIGS and not job.output.is_file()]
+    if missing:
+        raise ValueError(f"--figures keeps the pages that train from the last full build, and {len(missing)} of "
+                         f"them have no executed copy ({', '.join(str(path) for path in missing)}): "
+                         "build the book once first (make book)")
+    return [job for job in pages if job.notebook.stem not in RUN_CONFIGS]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -216,6 +251,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--no-build", action="store_true", help="execute notebooks only")
     parser.add_argument("--only", action="append", default=None, metavar="TEXT",
                         help="run only jobs whose run name contains this text (repeat for several)")
+    parser.add_argument("--figures", action="store_true",
+                        help="re-execute only the pages that train nothing (tables and figures from the recorded "
+                             "results), keep the other pages of the last build, and build the book")
     parser.add_argument("--kernel", default="python3")
     args = parser.parse_args(argv)
 
@@ -224,6 +262,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         jobs = load_plan(args.profile, book_dir)
         if args.only:
             jobs = select_jobs(jobs, args.only)
+        if args.figures:
+            jobs = figure_jobs(jobs)
         if args.book:
             check_staging_target(book_dir)
     except ValueError as error:

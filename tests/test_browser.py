@@ -5,8 +5,11 @@ MathJax, and every image must have loaded. Every page must also read as a compan
 notebook dump: no "NaN" in an output or table, no absolute path of the build machine anywhere
 in its HTML, no ``parameters`` / ``injected-parameters`` cell, at most a handful of visible code
 lines (code cells are collapsed), no table wider than the text column unless it scrolls inside
-a wrapper, and no TeX left untypeset. Playwright drives the system chromium: its own browser
-download cannot work offline.
+a wrapper, and no TeX left untypeset. At a laptop's width (1366 px) no table needs a sideways
+scroll; on a phone (390 px) a table may scroll inside its wrapper, its first column staying in
+view. Every table and figure of a page has a link under it to the CSV of its data, which the
+built book serves. Playwright drives the system chromium: its own browser download cannot work
+offline.
 
 ``HARMONIC_BOOK_HTML=<book>/_build/html`` checks a book already built (e.g. by
 ``python -m harmonic.pipeline --profile quick --book /tmp/quick/book``) instead of building the
@@ -83,6 +86,68 @@ READER_VIEW = r"""() => {
     if (/\$\$|\\\(|\\\[|\$[^$\n]*\\[a-zA-Z]+[^$\n]*\$/.test(text)) out.rawTex.push(text.trim().slice(0, 80));
   }
   return out;
+}"""
+
+
+#: Widths a reader uses: a laptop (every table fits the text column) and a phone (tables scroll, first column stays).
+LAPTOP = {"width": 1366, "height": 900}
+PHONE = {"width": 390, "height": 844}
+
+#: Every table of the page measured at the current width: its width, the room it has (its scrolling wrapper, else
+#: the text column), whether it fits, and for one that scrolls whether its first column is sticky and still in
+#: view when the wrapper is scrolled to its right end. Tables collapsed in a <details> are measured opened.
+TABLE_LAYOUT = r"""() => {
+  const article = document.querySelector('article.bd-article') || document.querySelector('main') || document.body;
+  const column = article.getBoundingClientRect();
+  const out = [];
+  for (const details of article.querySelectorAll('details')) details.open = true;
+  for (const table of article.querySelectorAll('table')) {
+    let wrapper = null;
+    for (let el = table.parentElement; el && el !== article; el = el.parentElement) {
+      if (['auto', 'scroll'].includes(getComputedStyle(el).overflowX)) { wrapper = el; break; }
+    }
+    const rect = table.getBoundingClientRect();
+    const width = Math.max(rect.width, table.scrollWidth);
+    const room = wrapper ? wrapper.clientWidth : column.width;
+    const caption = table.caption ? table.caption.innerText : '';
+    const item = {label: (caption || table.innerText || '').slice(0, 60).replace(/\s+/g, ' '),
+                  width: Math.round(width), room: Math.round(room), column: Math.round(column.width),
+                  fits: width <= room + 1 && rect.right <= column.right + 1,
+                  scrolls: !!wrapper && wrapper.scrollWidth > wrapper.clientWidth + 1};
+    if (item.scrolls) {
+      const firsts = Array.from(table.tBodies).flatMap(body => Array.from(body.rows)).map(row => row.cells[0])
+        .filter(Boolean);
+      item.sticky = firsts.length > 0 && firsts.every(cell => getComputedStyle(cell).position === 'sticky');
+      wrapper.scrollLeft = wrapper.scrollWidth;
+      const box = wrapper.getBoundingClientRect();
+      item.firstInView = firsts.every(cell => {
+        const r = cell.getBoundingClientRect(); return r.left >= box.left - 1 && r.right <= box.right + 1; });
+      item.firstShare = Math.max(0, ...firsts.map(cell => cell.getBoundingClientRect().width)) / box.width;
+      wrapper.scrollLeft = 0;
+    }
+    out.push(item);
+  }
+  return out;
+}"""
+
+#: Tables and figures (images) in the page's outputs, in order, each with the URL of the first data link
+#: (a.companion-download or .companion-download a) that follows it before the next table or figure.
+DATA_LINKS = r"""() => {
+  const article = document.querySelector('article.bd-article') || document.querySelector('main') || document.body;
+  const items = [];
+  const nodes = article.querySelectorAll('.cell_output table, .cell_output img, .cell_output .companion-download a');
+  for (const node of nodes) {
+    if (node.tagName === 'A') {
+      const last = items[items.length - 1];
+      if (last && last.href === null) last.href = node.href;
+      continue;
+    }
+    const caption = node.tagName === 'TABLE' && node.caption ? node.caption.innerText : '';
+    const label = node.tagName === 'IMG' ? (node.getAttribute('src') || '').split('/').pop()
+                                         : (caption || node.innerText || '').slice(0, 60).replace(/\s+/g, ' ');
+    items.push({kind: node.tagName === 'IMG' ? 'figure' : 'table', label, href: null});
+  }
+  return items;
 }"""
 
 
@@ -240,3 +305,116 @@ def test_reader_view_flags_each_kind_of_problem(offline_browser, tmp_path):
     assert view["nan"] and len(view["paramCells"]) == 1 and view["codeLines"] == 13
     assert len(view["wideTables"]) == 1 and "too wide" in view["wideTables"][0]
     assert len(view["rawTex"]) == 1
+
+
+def table_layout_problems(page, width: dict[str, int]) -> list[str]:
+    """What a reader at ``width`` cannot read in the page open in ``page``: at the laptop's width a table
+    that needs a sideways scroll; narrower, a scrolling table whose first column is not sticky, leaves
+    the view, or takes most of the wrapper (no room left to scroll the rest beside it)."""
+    page.set_viewport_size(width)
+    problems = []
+    for table in page.evaluate(TABLE_LAYOUT):
+        where = f"{table['label']!r} ({table['width']} px, {table['room']} px of room)"
+        if width["width"] >= LAPTOP["width"]:
+            if not table["fits"] or table["scrolls"]:
+                problems.append(f"at {width['width']} px needs a sideways scroll: {where}")
+        elif table["scrolls"] and not (table["sticky"] and table["firstInView"]):
+            problems.append(f"at {width['width']} px the first column scrolls out of view: {where}")
+        elif table["scrolls"] and table["firstShare"] > 0.6:
+            problems.append(f"at {width['width']} px the first column takes "
+                            f"{table['firstShare']:.0%} of the room: {where}")
+        elif not table["fits"] and not table["scrolls"]:
+            problems.append(f"at {width['width']} px cut off: {where}")
+    return problems
+
+
+def test_tables_fit_a_laptop_and_scroll_on_a_phone(built_book, offline_browser):
+    """1366 px: no table needs a sideways scroll; 390 px: a table may scroll, its first column stays in view."""
+    page = offline_browser.new_page()
+    problems: list[str] = []
+    for path in _pages(built_book):
+        if _redirect_target(path) is not None:
+            continue
+        page.goto(path.as_uri(), wait_until="load")
+        if page.locator(".math").count():
+            page.wait_for_selector("mjx-container", timeout=15_000)
+        for width in (LAPTOP, PHONE):
+            problems += [f"{path.relative_to(built_book)}: {p}" for p in table_layout_problems(page, width)]
+    assert not problems, f"{len(problems)} problems:\n" + "\n".join(problems)
+
+
+def data_link_problems(html_root: Path, page_path: Path, items: list[dict]) -> list[str]:
+    """Each table or figure of ``items`` (:data:`DATA_LINKS`) without a link, or whose link is not a file of
+    the built book that parses as a CSV with columns and holds no machine path."""
+    import pandas as pd
+    from urllib.parse import unquote, urlparse
+
+    problems = []
+    for item in items:
+        where = f"{item['kind']} {item['label']!r}"
+        if not item["href"]:
+            problems.append(f"{where}: no link to its data")
+            continue
+        target = Path(unquote(urlparse(item["href"]).path))
+        if not target.is_file() or html_root.resolve() not in target.resolve().parents:
+            problems.append(f"{where}: its data link {item['href']} is not a file of the book")
+            continue
+        try:
+            columns = pd.read_csv(target).columns
+        except Exception as error:  # noqa: BLE001 - any parse error is the finding
+            problems.append(f"{where}: {target.name} does not parse as CSV ({error})")
+            continue
+        if len(columns) == 0:
+            problems.append(f"{where}: {target.name} has no columns")
+        problems += [f"{where}: machine path in {target.name}: {hit}"
+                     for hit in _machine_paths(target.read_text(encoding="utf-8"))]
+    return problems
+
+
+def test_every_table_and_figure_links_its_data(built_book, offline_browser):
+    page = offline_browser.new_page()
+    problems: list[str] = []
+    linked = 0
+    for path in _pages(built_book):
+        if _redirect_target(path) is not None:
+            continue
+        page.goto(path.as_uri(), wait_until="load")
+        items = page.evaluate(DATA_LINKS)
+        linked += len(items)
+        problems += [f"{path.relative_to(built_book)}: {p}" for p in data_link_problems(built_book, path, items)]
+    assert linked >= 10, f"only {linked} tables and figures found in the book"
+    assert not problems, f"{len(problems)} problems:\n" + "\n".join(problems)
+
+
+LAYOUT_PAGE = """<!DOCTYPE html><html><head><style>
+article { width: 600px; } td { white-space: nowrap; } .wrap { overflow-x: auto; }
+.sticky td:first-child { position: sticky; left: 0; background: white; }
+</style></head><body><main><article class="bd-article">
+<div class="cell_output"><div class="wrap"><table class="sticky"><tbody><tr><td>row</td><td>%s</td></tr></tbody>
+  </table></div><p class="companion-download"><a href="data/ok.csv">data</a></p></div>
+<div class="cell_output"><div class="wrap"><table><tbody><tr><td>loose</td><td>%s</td></tr></tbody></table></div>
+  <img src="figure.png"><p class="companion-download"><a href="data/missing.csv">data</a></p></div>
+<div class="cell_output"><table><tbody><tr><td>small</td></tr></tbody></table></div>
+</article></main></body></html>""" % ("wide " * 300, "wide " * 300)
+
+
+def test_layout_and_link_checks_flag_each_problem(offline_browser, tmp_path):
+    """The checks above fire on a page made to fail them: a table that scrolls at a laptop's width, one whose
+    first column is not sticky, a table without a link, a link to a missing file, a file that is no CSV."""
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "ok.csv").write_text("a,b\n1,2\n")
+    path = tmp_path / "layout.html"
+    path.write_text(LAYOUT_PAGE)
+    page = offline_browser.new_page()
+    page.goto(path.as_uri(), wait_until="load")
+    laptop = table_layout_problems(page, LAPTOP)
+    assert len(laptop) == 2 and all("sideways" in p for p in laptop)
+    phone = table_layout_problems(page, PHONE)
+    assert len(phone) == 1 and "'loose" in phone[0] and "out of view" in phone[0]
+    items = page.evaluate(DATA_LINKS)
+    assert [item["kind"] for item in items] == ["table", "table", "figure", "table"]
+    found = data_link_problems(tmp_path, path, items)
+    assert len(found) == 3, found
+    assert "no link" in found[0] and "missing.csv" in found[1] and "no link" in found[2]
+    (tmp_path / "data" / "ok.csv").write_bytes(b"\x00\xff\xfe")
+    assert any("ok.csv" in p for p in data_link_problems(tmp_path, path, items))

@@ -11,7 +11,9 @@ from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 import pandas as pd
+from pandas.io.formats.style import Styler
 
+from harmonic.downloads import link, publish
 from harmonic.results import PROVENANCE_FILE, read_json, read_provenance
 
 
@@ -152,16 +154,28 @@ def provenance_overview(summary: pd.DataFrame) -> pd.DataFrame:
 WRAP_AFTER = 24
 
 
-def styled(frame: pd.DataFrame, decimals: int = 2, missing: str = "—", caption: str | None = None):
+class BookTable(Styler):
+    """A table as the book shows it (:func:`styled`): a pandas ``Styler`` whose HTML ends with the link to
+    the CSV of its data when the page is built into the book (:mod:`harmonic.downloads`)."""
+
+    download: str | None = None
+
+    def _repr_html_(self) -> str:
+        return (super()._repr_html_() or "") + link(self.download, "table")
+
+
+def styled(frame: pd.DataFrame, decimals: int = 2, missing: str = "—", caption: str | None = None) -> BookTable:
     """``frame`` as the book shows tables: no index column, floats with ``decimals`` digits,
     ``missing`` for empty cells, long text (quotes, verdicts in words) wrapping inside its column
-    (a pandas ``Styler``; its HTML fits the page or scrolls inside it)."""
-    styler = frame.style.hide(axis="index").format(precision=decimals, na_rep=missing, thousands=",")
+    (a pandas ``Styler``; its HTML fits the page or scrolls inside it). In a book build the frame is
+    also written as the page's next CSV file, linked under the table (:func:`harmonic.downloads.publish`)."""
+    styler = BookTable(frame).hide(axis="index").format(precision=decimals, na_rep=missing, thousands=",")
     styler = styler.set_table_attributes('class="companion-table"')
     wrapping = [column for column in frame.columns if not pd.api.types.is_numeric_dtype(frame[column])
                 and frame[column].map(lambda v: isinstance(v, str) and len(v) > WRAP_AFTER).any()]
     if wrapping:
         styler = styler.set_properties(subset=wrapping, **{"white-space": "normal", "min-width": "9em"})
+    styler.download = publish(frame)
     return styler.set_caption(caption) if caption else styler
 
 
@@ -370,13 +384,22 @@ def status_overview(executed: pd.DataFrame, build_runs: pd.DataFrame) -> pd.Data
     ].reset_index(drop=True)
 
 
+def where_recorded(summary: pd.DataFrame) -> str:
+    """Where a :func:`provenance_summary`'s runs ran, in words: "on <hardware> (<device>); ... at commit <c>, ..."."""
+    if summary.empty:
+        return "nowhere yet (no runs)"
+    hardware = "; ".join(f"{h} ({d})" for (h, d), _ in summary.groupby(["hardware", "device"]))
+    commits = ", ".join(sorted(summary["commit"].unique()))
+    return f"on {hardware} at commit {commits}"
+
+
 def details(summary: str, body: object) -> "IPython.display.HTML":
     """``body`` (a table: DataFrame or Styler) collapsed under a ``<details>`` line reading ``summary``."""
     from html import escape
 
     from IPython.display import HTML
 
-    inner = body.to_html() if hasattr(body, "to_html") else str(body)
+    inner = body._repr_html_() if hasattr(body, "_repr_html_") else str(body)  # a BookTable keeps its link
     return HTML(f"<details class=\"companion-details\"><summary>{escape(summary)}</summary>\n{inner}\n</details>")
 
 

@@ -10,7 +10,9 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.ticker import MaxNLocator
 
-__all__ = ["METRIC_LABELS", "accuracy_vs", "integer_epochs", "save", "training_curves"]
+from harmonic.downloads import flat_columns, show_figure
+
+__all__ = ["METRIC_LABELS", "accuracy_vs", "integer_epochs", "pixels", "plotted", "save", "training_curves"]
 
 #: Axis labels of the recorded metrics (units in the label); a metric without one is labelled by its name.
 METRIC_LABELS: dict[str, str] = {
@@ -21,13 +23,39 @@ METRIC_LABELS: dict[str, str] = {
 }
 
 
-def save(fig: plt.Figure, path: str | os.PathLike | None) -> plt.Figure:
-    """Save ``fig`` as PNG at ``path`` (folders created) when a path is given."""
+def save(fig: plt.Figure, path: str | os.PathLike | None, data: pd.DataFrame | None = None) -> plt.Figure:
+    """Save ``fig`` as PNG at ``path`` (folders created) when a path is given, and ``data``, the tidy table
+    it plots, as CSV beside it. In a book build the figure is shown with a link to that CSV under it
+    (:func:`harmonic.downloads.show_figure`)."""
     if path is not None:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         fig.savefig(path, dpi=120, bbox_inches="tight")
+        if data is not None:
+            flat_columns(data).to_csv(path.with_suffix(".csv"), index=False)
+    if data is not None:
+        show_figure(fig, data, Path(path).stem if path is not None else None)
     return fig
+
+
+def plotted(frame: pd.DataFrame, *columns: str | None) -> pd.DataFrame:
+    """The columns of ``frame`` a figure draws (``None`` and absent ones skipped, each once), plus ``seed``
+    when the frame has it (bands and means are over seeds): the tidy data saved beside the figure."""
+    wanted = [c for c in dict.fromkeys(["seed", *columns]) if c is not None and c in frame.columns]
+    return frame[wanted].reset_index(drop=True)
+
+
+def pixels(images: dict[str, "np.ndarray | torch.Tensor"], key: str = "image") -> pd.DataFrame:
+    """Images (2-D arrays, each under a label) as one tidy table: ``key``, ``row``, ``column``, ``value``."""
+    import numpy as np
+
+    parts = []
+    for label, image in images.items():
+        values = np.asarray(image, dtype=float)
+        rows, columns = np.indices(values.shape)
+        parts.append(pd.DataFrame({key: label, "row": rows.ravel(), "column": columns.ravel(),
+                                   "value": values.ravel()}))
+    return pd.concat(parts, ignore_index=True)
 
 
 def training_curves(
@@ -52,7 +80,7 @@ def training_curves(
         if metric == "lr":
             ax.set_yscale("log")
     fig.tight_layout()
-    return save(fig, path)
+    return save(fig, path, plotted(runs, hue, style, "epoch", *metrics))
 
 
 def accuracy_vs(
@@ -74,7 +102,7 @@ def accuracy_vs(
     ax.set_ylabel(METRIC_LABELS.get(y, y))
     ax.legend(bbox_to_anchor=(1.02, 1), loc="upper left", fontsize="small")
     fig.tight_layout()
-    return save(fig, path)
+    return save(fig, path, plotted(final, hue, style, x, y))
 
 
 

@@ -13,7 +13,7 @@ import seaborn as sns
 from harmonic.analysis.report import format_lr, mean_std
 from harmonic.analysis.study import FAMILIES, REFERENCE_VARIANTS, TARGETS
 from harmonic.analysis.study_views import variant_label
-from harmonic.figures.common import METRIC_LABELS, integer_epochs, save
+from harmonic.figures.common import METRIC_LABELS, integer_epochs, plotted, save
 
 __all__ = ["epoch_curve", "family_curves", "frequency_accuracy", "lr_sweep", "variant_accuracy"]
 
@@ -48,7 +48,7 @@ def epoch_curve(
     band = "band: ± 1 std over seeds" if (seeds > 1).any() else "one seed: no band"
     ax.legend(title=band, fontsize="small", title_fontsize="small")
     fig.tight_layout()
-    return save(fig, path)
+    return save(fig, path, plotted(data, hue, "epoch", metric))
 
 
 def lr_sweep(
@@ -78,7 +78,7 @@ def lr_sweep(
     if axes[0][0].get_legend() is not None:
         axes[0][0].legend(fontsize="small", loc="lower left")
     fig.tight_layout()
-    return save(fig, path)
+    return save(fig, path, plotted(final, "configuration", "model", "lr", "test_acc"))
 
 
 # --------------------------------------------------------------------------- the study
@@ -122,7 +122,7 @@ def family_curves(
                         transform=ax.transAxes, fontsize="x-small", va="bottom")
             ax.legend(fontsize="x-small", loc="lower right")
     fig.tight_layout()
-    return save(fig, path)
+    return save(fig, path, plotted(runs, "dataset", "family", "variant", "epoch", metric))
 
 
 def _readable_floor(means: pd.Series, window: float = 12.0) -> tuple[float | None, dict[str, float]]:
@@ -184,7 +184,7 @@ def frequency_accuracy(
         ax.set_xlabel("distribution of the values f_i")
         ax.set_ylabel("final test accuracy (%)")
     fig.tight_layout()
-    return save(fig, path)
+    return save(fig, path, plotted(data, "dataset", "family", "variant", "freq_scheme", "test_acc"))
 
 
 def variant_accuracy(
@@ -228,4 +228,4 @@ def variant_accuracy(
         ax.set_ylabel("")
         ax.legend(fontsize="x-small", loc="lower right")
     fig.tight_layout()
-    return save(fig, path)
+    return save(fig, path, plotted(table, "dataset", "variant", "model", "test_acc"))

@@ -9,7 +9,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
 
-from harmonic.figures.common import save
+from harmonic.figures.common import pixels, save
 
 __all__ = ["dct_filter_bank", "error_vs_parameters", "frequency_weight_heatmap", "harmonic_block_diagram"]
 
@@ -52,7 +52,7 @@ def dct_filter_bank(
     handles = [Patch(edgecolor=c, facecolor="none", linewidth=3, label=f"added at λ={lvl}") for lvl, c in palette.items()]
     fig.legend(handles=handles, loc="center right", fontsize="small", frameon=False)
     fig.subplots_adjust(right=0.78, wspace=0.15, hspace=0.3 if kernel_size <= 4 else 0.1)
-    return save(fig, path)
+    return save(fig, path, pixels({f"({u},{v})": kernel for (u, v), kernel in zip(pairs, bank)}, "filter (u,v)"))
 
 
 def frequency_weight_heatmap(
@@ -83,7 +83,8 @@ def frequency_weight_heatmap(
     ax.set_ylabel("harmonic layer")
     ax.tick_params(axis="x", labelrotation=90)  # "(0,0)(0,1)…" side by side run together
     fig.tight_layout()
-    return save(fig, path)
+    layers = values.set_axis(labels).rename_axis("layer").reset_index()
+    return save(fig, path, layers.melt("layer", var_name="frequency (u,v)"))
 
 
 def _point_label(model: str, family: str) -> str:
@@ -137,7 +138,7 @@ def error_vs_parameters(
         ax.set_ylabel("test error (%)")
         ax.legend(fontsize="small")
     fig.tight_layout()
-    return save(fig, path)
+    return save(fig, path, points)
 
 
 def harmonic_block_diagram(image: "torch.Tensor", path: str | os.PathLike | None = None,
@@ -184,4 +185,8 @@ def harmonic_block_diagram(image: "torch.Tensor", path: str | os.PathLike | None
     ax.set_title("Σ w · (…): one output\nfeature (eq. 2, a 1×1 conv)", fontsize=11)
     for axis in fig.axes:
         axis.set_xticks([]), axis.set_yticks([])
-    return save(fig, path)
+    panels = {"input": image}
+    for i, (u, v) in enumerate(dct_frequencies(3, level)):
+        panels |= {f"filter ({u},{v})": bank[i], f"response ({u},{v})": maps[i],
+                   f"spectral BN ({u},{v})": normalised[i], f"weight ({u},{v})": weights[i, None, None]}
+    return save(fig, path, pixels(panels | {"output": output}, "panel"))
