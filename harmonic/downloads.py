@@ -25,6 +25,8 @@ import pandas as pd
 FOLDER_ENV = "HARMONIC_DOWNLOADS_DIR"
 #: That folder's URL relative to the page.
 URL_ENV = "HARMONIC_DOWNLOADS_URL"
+#: Class of the line under a table or figure that holds its data link (book/_static/companion.css styles it).
+DOWNLOAD_CLASS = "companion-download"
 #: Folder of the book's sources whose content Sphinx copies into the built HTML (``html_extra_path``).
 EXTRA = "_extra"
 #: Sub-folder of :data:`EXTRA` (and of the built book) holding every page's data files.
@@ -74,7 +76,7 @@ def link(url: str | None, what: str = "table") -> str:
     if not url:
         return ""
     name = url.rsplit("/", 1)[-1]
-    return (f'<p class="companion-download"><a href="{escape(url)}" download="{escape(name)}">'
+    return (f'<p class="{DOWNLOAD_CLASS}"><a href="{escape(url)}" download="{escape(name)}">'
             f"Data of this {what} (CSV)</a></p>")
 
 

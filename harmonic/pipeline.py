@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 from typing import Any, Sequence
 
-from harmonic.downloads import EXTRA, FOLDER_ENV, page_environment
+from harmonic.downloads import DOWNLOAD_CLASS, EXTRA, FOLDER_ENV, page_environment
 from harmonic.paths import REPO_ROOT
 from harmonic.plan import (NOTEBOOKS, PARAMS, PIPELINE_PARAMETERS, RUN_CONFIGS, Job, check_job, load_plan,  # noqa: F401
                            notebook_parameters, point_suffix, profiles, select_jobs)
@@ -116,7 +116,9 @@ def prepare_page(path: str | Path, folders: dict[str, str] | None = None, downlo
     - absolute paths of this machine are made relative in every output and in the injected
       parameters: each folder of ``folders`` becomes its value, then the repository root
       becomes a repository-relative path; the same in the page's data files (the CSV files
-      in ``downloads``, :mod:`harmonic.downloads`).
+      in ``downloads``, :mod:`harmonic.downloads`);
+    - a cell drawn as a figure (``mystnb.figure`` metadata, which myst-nb applies to every output
+      of the cell) gives its data link to a cell of its own right after it (:func:`split_figure_links`).
     """
     import nbformat
 
@@ -140,6 +142,7 @@ def prepare_page(path: str | Path, folders: dict[str, str] | None = None, downlo
             return {key: scrub(item) for key, item in value.items()}
         return value
 
+    split_figure_links(notebook)
     for cell in notebook.cells:
         if cell.cell_type != "code":
             continue
@@ -160,6 +163,27 @@ def prepare_page(path: str | Path, folders: dict[str, str] | None = None, downlo
     nbformat.write(notebook, path)
     for data in sorted(downloads.glob("*.csv")) if downloads is not None and downloads.is_dir() else []:
         data.write_text(relative(data.read_text(encoding="utf-8")), encoding="utf-8")
+
+
+def split_figure_links(notebook: Any) -> None:
+    """Move the data links (:func:`harmonic.downloads.link`) out of each cell that myst-nb draws as a figure
+    into a new cell right after it that shows only them (otherwise the link becomes a second figure with
+    the same name and caption)."""
+    import nbformat
+
+    cells = []
+    for cell in notebook.cells:
+        cells.append(cell)
+        if cell.cell_type != "code" or "figure" not in cell.metadata.get("mystnb", {}):
+            continue
+        links = [output for output in cell.get("outputs", [])
+                 if DOWNLOAD_CLASS in str(output.get("data", {}).get("text/html", ""))]
+        if links:
+            cell.outputs = [output for output in cell.outputs if output not in links]
+            cells.append(nbformat.v4.new_code_cell("# the data of the figure above (harmonic.downloads)",
+                                                   metadata={"tags": ["remove-input"]}))  # myst-nb skips empty cells
+            cells[-1].outputs = links
+    notebook.cells = cells
 
 
 def papermill_error() -> type[Exception]:
@@ -211,17 +235,28 @@ def check_staging_target(destination: Path) -> Path:
     return destination
 
 
-def stage_book(destination: Path) -> Path:
+#: What a build writes into a staged book (kept by ``--figures``, which re-executes only some pages).
+BUILT = ("_build", "notebooks", EXTRA)
+
+
+def stage_book(destination: Path, keep_built: bool = False) -> Path:
     """Copy the book's sources (not its build) to ``destination`` and return it.
 
     The folder is checked first (:func:`check_staging_target`); an earlier staged copy there is
-    replaced, and the new one gets :data:`STAGED_MARKER`.
+    replaced (with ``keep_built``, all but what its build wrote, :data:`BUILT`), and the new one gets
+    :data:`STAGED_MARKER`.
     """
     destination = check_staging_target(destination)
     source = REPO_ROOT / "book"
     if destination.exists():
-        shutil.rmtree(destination)
-    shutil.copytree(source, destination, ignore=shutil.ignore_patterns("_build", "notebooks", EXTRA))
+        for item in destination.iterdir():
+            if keep_built and item.name in BUILT:
+                continue
+            if item.is_dir():
+                shutil.rmtree(item)
+            else:
+                item.unlink()
+    shutil.copytree(source, destination, ignore=shutil.ignore_patterns(*BUILT), dirs_exist_ok=True)
     (destination / STAGED_MARKER).write_text(
         f"A copy of {source} staged by python -m harmonic.pipeline, which may delete and rewrite this folder.\n")
     return destination
@@ -270,7 +305,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"profile {args.profile}: {error}", file=sys.stderr)
         return 2
     if args.book:
-        stage_book(book_dir)
+        stage_book(book_dir, keep_built=args.figures)
     total = time.perf_counter()
     for number, job in enumerate(jobs, 1):
         try:

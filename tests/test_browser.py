@@ -307,11 +307,13 @@ def test_reader_view_flags_each_kind_of_problem(offline_browser, tmp_path):
     assert len(view["rawTex"]) == 1
 
 
-def table_layout_problems(page, width: dict[str, int]) -> list[str]:
-    """What a reader at ``width`` cannot read in the page open in ``page``: at the laptop's width a table
+def table_layout_problems(page, url: str, width: dict[str, int]) -> list[str]:
+    """What a reader at ``width`` cannot read in the page at ``url``: at the laptop's width a table
     that needs a sideways scroll; narrower, a scrolling table whose first column is not sticky, leaves
-    the view, or takes most of the wrapper (no room left to scroll the rest beside it)."""
+    the view, or takes most of the wrapper (no room left to scroll the rest beside it). The page is
+    loaded at that width (the theme lays out its sidebars on load, not on a later resize)."""
     page.set_viewport_size(width)
+    page.goto(url, wait_until="load")
     problems = []
     for table in page.evaluate(TABLE_LAYOUT):
         where = f"{table['label']!r} ({table['width']} px, {table['room']} px of room)"
@@ -335,11 +337,9 @@ def test_tables_fit_a_laptop_and_scroll_on_a_phone(built_book, offline_browser):
     for path in _pages(built_book):
         if _redirect_target(path) is not None:
             continue
-        page.goto(path.as_uri(), wait_until="load")
-        if page.locator(".math").count():
-            page.wait_for_selector("mjx-container", timeout=15_000)
         for width in (LAPTOP, PHONE):
-            problems += [f"{path.relative_to(built_book)}: {p}" for p in table_layout_problems(page, width)]
+            problems += [f"{path.relative_to(built_book)}: {p}"
+                         for p in table_layout_problems(page, path.as_uri(), width)]
     assert not problems, f"{len(problems)} problems:\n" + "\n".join(problems)
 
 
@@ -406,10 +406,9 @@ def test_layout_and_link_checks_flag_each_problem(offline_browser, tmp_path):
     path = tmp_path / "layout.html"
     path.write_text(LAYOUT_PAGE)
     page = offline_browser.new_page()
-    page.goto(path.as_uri(), wait_until="load")
-    laptop = table_layout_problems(page, LAPTOP)
+    laptop = table_layout_problems(page, path.as_uri(), LAPTOP)
     assert len(laptop) == 2 and all("sideways" in p for p in laptop)
-    phone = table_layout_problems(page, PHONE)
+    phone = table_layout_problems(page, path.as_uri(), PHONE)
     assert len(phone) == 1 and "'loose" in phone[0] and "out of view" in phone[0]
     items = page.evaluate(DATA_LINKS)
     assert [item["kind"] for item in items] == ["table", "table", "figure", "table"]

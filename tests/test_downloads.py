@@ -90,3 +90,22 @@ def test_figures_mode_runs_the_pages_that_train_nothing_and_keeps_the_others(tmp
     assert all(job.page for job in chosen)
     assert {job.notebook.stem for job in chosen} == {job.notebook.stem for job in jobs if job.page} - {
         "mnist_harmonic_mlp", "cifar_wrn"}
+
+
+def test_a_figure_cells_link_moves_to_a_cell_of_its_own_that_myst_nb_renders(tmp_path):
+    """myst-nb wraps every output of a cell with figure metadata in the figure: the link would be a second one."""
+    notebook = nbformat.v4.new_notebook()
+    figure = nbformat.v4.new_code_cell("plot()", metadata={"mystnb": {"figure": {"name": "fig-x", "caption": "X"}}})
+    link = nbformat.v4.new_output("display_data", data={"text/html": downloads.link("../data/x.csv", "figure")})
+    image = nbformat.v4.new_output("display_data", data={"image/png": "iVBOR"})
+    figure.outputs = [image, link]
+    table = nbformat.v4.new_code_cell("table()")
+    table.outputs = [link]  # no figure metadata: the link stays under its table
+    notebook.cells = [figure, table]
+    path = tmp_path / "page.ipynb"
+    nbformat.write(notebook, path)
+    pipeline.prepare_page(path)
+    cells = nbformat.read(path, as_version=4).cells
+    assert [len(cell.outputs) for cell in cells] == [1, 1, 1] and "image/png" in cells[0].outputs[0].data
+    assert "x.csv" in cells[1].outputs[0].data["text/html"] and cells[1].source.strip()  # empty cells are skipped
+    assert "remove-input" in cells[1].metadata.tags and "mystnb" not in cells[1].metadata

@@ -64,6 +64,19 @@ def test_a_staged_book_is_marked_and_replaced(tmp_path):
     assert (pipeline.stage_book(tmp_path / "empty") / "_config.yml").is_file()  # an empty folder may be used
 
 
+def test_figures_mode_restages_the_sources_but_keeps_the_executed_pages(tmp_path):
+    staged = pipeline.stage_book(tmp_path / "book")
+    for built in ("notebooks/cifar_wrn.ipynb", "_extra/data/notebooks/cifar_wrn/table-1.csv"):
+        (staged / built).parent.mkdir(parents=True, exist_ok=True)
+        (staged / built).write_text("from the last build")
+    (staged / "left-over.md").write_text("an old source")
+    pipeline.stage_book(staged, keep_built=True)
+    assert (staged / "notebooks" / "cifar_wrn.ipynb").is_file() and (staged / "_extra" / "data").is_dir()
+    assert not (staged / "left-over.md").exists() and (staged / "_config.yml").is_file()
+    pipeline.stage_book(staged)
+    assert not (staged / "notebooks").exists() and not (staged / "_extra").exists()
+
+
 # --------------------------------------------------------------------------- 4. a bad parameter stops everything
 @pytest.mark.parametrize("values, match", [
     ({"epoch": 1}, r"a\.yaml: unknown parameter\(s\) \['epoch'\] of notebook mnist_harmonic_mlp\.ipynb; "

@@ -62,8 +62,32 @@ def test_plural_adds_an_s_unless_one():
     assert [report.plural(n, "seed") for n in (0, 1, 3)] == ["0 seeds", "1 seed", "3 seeds"]
 
 
-def test_styled_wraps_long_text_columns_only():
-    frame = pd.DataFrame({"quote": ["a sentence of the paper, long enough to wrap"], "short": ["ok"], "error": [1.5]})
+def _cells_with(html: str, declaration: str) -> list[str]:
+    """The columns (numbers) of row 0 whose cell style holds ``declaration``."""
+    return sorted({col for rule, body in re.findall(r"([^{}]+)\{([^}]*)\}", html) if declaration in body
+                   for col in re.findall(r"_row0_col(\d+)", rule)})
+
+
+def test_styled_keeps_numbers_and_short_text_on_one_line_and_lets_long_text_wrap():
+    frame = pd.DataFrame({"quote": ["a sentence of the paper, long enough to wrap"], "short": ["not run here"],
+                          "error": ["3.91 ± 0.12"], "runs": [5], "phrase": ["a few words, wrapping"]})
     html = report.styled(frame).to_html()
-    wrapped = re.findall(r"#(T_\w+_row0_col(\d)) \{[^}]*white-space: normal", html)
-    assert [col for _, col in wrapped] == ["0"]  # the quote; not the short text, not the number
+    assert _cells_with(html, "white-space: nowrap") == ["1", "2", "3"]  # short text, number as text, number
+    assert _cells_with(html, "min-width: 9em") == ["0"]  # the long quote wraps at a readable width
+    assert 'style="font-size' not in html  # it fits the column in the body font
+
+
+def test_styled_sets_a_wide_table_smaller_in_proportion_down_to_a_floor():
+    def font(columns: int) -> float:
+        frame = pd.DataFrame({f"column {i}": ["12345.67"] for i in range(columns)})
+        match = re.search(r'companion-dense" style="font-size: ([\d.]+)em"', report.styled(frame).to_html())
+        return float(match.group(1)) if match else 1.0
+
+    assert font(7) == 1.0 and report.SMALLEST_FONT < font(9) < 1.0 and font(40) == report.SMALLEST_FONT
+
+
+def test_styled_moves_notes_columns_under_the_table_with_markers_in_the_first_column():
+    frame = pd.DataFrame({"model": ["a", "b", "c"], "checkpoint": ["a.pth", None, "c.pth"], "error": [1.0, 2.0, 3.0]})
+    html = report.styled(frame, notes=["checkpoint"])._repr_html_()
+    assert "a\u00a0¹" in html and "c\u00a0²" in html and "checkpoint</th>" not in html
+    assert '<ol class="companion-notes"><li>checkpoint: a.pth</li><li>checkpoint: c.pth</li></ol>' in html

@@ -7,6 +7,8 @@ executed notebooks; nothing computes or types in a number of its own.
 from __future__ import annotations
 
 import os
+import re
+from html import escape
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
@@ -150,32 +152,105 @@ def provenance_overview(summary: pd.DataFrame) -> pd.DataFrame:
         last_started=("started", "max")).reset_index()
 
 
-#: Text columns whose longest cell has more characters than this wrap inside their cells (numbers never wrap).
+#: Text columns whose longest cell has more characters than this get a minimum width when they wrap (a quote
+#: then reads as lines, not as one word per line).
 WRAP_AFTER = 24
+
+#: Text of at most this many characters ("not run here", "λ=3") stays on one line, as numbers do.
+SHORT_TEXT = 12
+
+#: Characters of the body font that fit the book's text column at a laptop's width (757 px at 1366 px): a table
+#: whose columns need more is set smaller, in proportion, down to :data:`SMALLEST_FONT` (and tighter columns:
+#: ``companion-dense`` in book/_static/companion.css); below that it scrolls.
+COLUMN_CHARACTERS = 84
+SMALLEST_FONT = 0.75
+
+#: A number as the tables write it: 3.91, 25.6 M, 96.89 ± 0.21, 12 %, 2.0e-03, 0.93 (3 runs), or "—" for none.
+NUMBER_TEXT = re.compile(r"[-+−]?[\d.,]+(e[-+]?\d+)?( ?± ?[\d.,]+)?( ?%)?( \(\d+ \w+\))?|—|")
+
+
+def _unbroken(column: pd.Series) -> bool:
+    """Whether ``column`` stays on one line: every cell a number, a number written as text
+    (:data:`NUMBER_TEXT`) or a short text (:data:`SHORT_TEXT`)."""
+    if pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column):
+        return True
+    return column.map(lambda v: v is None or isinstance(v, (int, float)) or len(str(v)) <= SHORT_TEXT
+                      or NUMBER_TEXT.fullmatch(str(v)) is not None).all()
+
+
+def _characters(frame: pd.DataFrame, decimals: int) -> int:
+    """About how many characters wide ``frame`` is set: per column the longer of its widest unbroken cell (or its
+    text up to :data:`WRAP_AFTER` characters, as text wraps) and the longest word of its header, plus padding."""
+    total = 0
+    for key in frame.columns:
+        labels = key if isinstance(key, tuple) else (key,)
+        header = max((len(word) for label in labels for word in str(label).split()), default=0)
+        cells = [f"{v:.{decimals}f}" if isinstance(v, float) else str(v) for v in frame[key]]
+        widest = max(map(len, cells), default=0)
+        total += max(header, widest if _unbroken(frame[key]) else min(widest, WRAP_AFTER)) + 2
+    return total
+
+
+def _notes(frame: pd.DataFrame, columns: Sequence[str]) -> tuple[pd.DataFrame, list[str]]:
+    """``frame`` without ``columns``: each of their non-empty cells becomes a numbered note (superscript marker
+    after the row's first cell), returned as the notes' texts."""
+    frame = frame.copy()
+    first = frame.columns[0]
+    notes: list[str] = []
+    for row in frame.index:
+        for column in columns:
+            value = frame.at[row, column]
+            if value is None or (isinstance(value, float) and pd.isna(value)) or str(value) in ("", "—"):
+                continue
+            notes.append(f"{column}: {value}")
+            frame.at[row, first] = f"{frame.at[row, first]}\u00a0{_superscript(len(notes))}"  # never alone on a line
+    return frame.drop(columns=list(columns)), notes
+
+
+def _superscript(n: int) -> str:
+    return str(n).translate(str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹"))
 
 
 class BookTable(Styler):
-    """A table as the book shows it (:func:`styled`): a pandas ``Styler`` whose HTML ends with the link to
-    the CSV of its data when the page is built into the book (:mod:`harmonic.downloads`)."""
+    """A table as the book shows it (:func:`styled`): a pandas ``Styler`` whose HTML ends with its notes and,
+    when the page is built into the book, the link to the CSV of its data (:mod:`harmonic.downloads`)."""
 
     download: str | None = None
+    notes: Sequence[str] = ()
 
     def _repr_html_(self) -> str:
-        return (super()._repr_html_() or "") + link(self.download, "table")
+        notes = "".join(f"<li>{escape(note)}</li>" for note in self.notes)
+        return ((super()._repr_html_() or "") + (f'<ol class="companion-notes">{notes}</ol>' if notes else "")
+                + link(self.download, "table"))
 
 
-def styled(frame: pd.DataFrame, decimals: int = 2, missing: str = "—", caption: str | None = None) -> BookTable:
-    """``frame`` as the book shows tables: no index column, floats with ``decimals`` digits,
-    ``missing`` for empty cells, long text (quotes, verdicts in words) wrapping inside its column
-    (a pandas ``Styler``; its HTML fits the page or scrolls inside it). In a book build the frame is
-    also written as the page's next CSV file, linked under the table (:func:`harmonic.downloads.publish`)."""
-    styler = BookTable(frame).hide(axis="index").format(precision=decimals, na_rep=missing, thousands=",")
-    styler = styler.set_table_attributes('class="companion-table"')
-    wrapping = [column for column in frame.columns if not pd.api.types.is_numeric_dtype(frame[column])
-                and frame[column].map(lambda v: isinstance(v, str) and len(v) > WRAP_AFTER).any()]
+def styled(frame: pd.DataFrame, decimals: int = 2, missing: str = "—", caption: str | None = None,
+           notes: Sequence[str] = ()) -> BookTable:
+    """``frame`` as the book shows tables, set to fit the text column of a laptop and to scroll on a phone with
+    its first column in view (book/_static/companion.css): no index column, floats with ``decimals`` digits,
+    ``missing`` for empty cells; numbers, short text and a short first column never break, longer text wraps
+    inside its column (long text, such as quotes, with a minimum width); a table too wide for the column
+    (:data:`COLUMN_CHARACTERS`) is set smaller in proportion; the text of the ``notes`` columns leaves the table
+    for numbered notes under it. In a book build the frame is also written as the page's next CSV file, linked
+    under the table (:func:`harmonic.downloads.publish`).
+    """
+    shown, note_texts = _notes(frame, notes) if notes else (frame, [])
+    styler = BookTable(shown).hide(axis="index").format(precision=decimals, na_rep=missing, thousands=",")
+    scale = max(SMALLEST_FONT, min(1.0, COLUMN_CHARACTERS / max(1, _characters(shown, decimals))))
+    attributes = 'class="companion-table"' if scale == 1.0 else \
+        f'class="companion-table companion-dense" style="font-size: {scale:.2f}em"'
+    styler = styler.set_table_attributes(attributes)
+    unbroken = [column for column in shown.columns if _unbroken(shown[column])]
+    name = shown.columns[0] if len(shown.columns) else None  # the row's name: on one line too, when short enough
+    if name is not None and name not in unbroken and shown[name].map(lambda v: len(str(v)) <= WRAP_AFTER).all():
+        unbroken.insert(0, name)
+    if unbroken:
+        styler = styler.set_properties(subset=unbroken, **{"white-space": "nowrap"})
+    wrapping = [column for column in shown.columns if column not in unbroken
+                and shown[column].map(lambda v: isinstance(v, str) and len(v) > WRAP_AFTER).any()]
     if wrapping:
-        styler = styler.set_properties(subset=wrapping, **{"white-space": "normal", "min-width": "9em"})
-    styler.download = publish(frame)
+        styler = styler.set_properties(subset=wrapping, **{"min-width": "9em"})
+    styler.download, styler.notes = publish(frame), note_texts
     return styler.set_caption(caption) if caption else styler
 
 
@@ -395,8 +470,6 @@ def where_recorded(summary: pd.DataFrame) -> str:
 
 def details(summary: str, body: object) -> "IPython.display.HTML":
     """``body`` (a table: DataFrame or Styler) collapsed under a ``<details>`` line reading ``summary``."""
-    from html import escape
-
     from IPython.display import HTML
 
     inner = body._repr_html_() if hasattr(body, "_repr_html_") else str(body)  # a BookTable keeps its link
