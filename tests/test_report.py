@@ -70,9 +70,9 @@ def _cells_with(html: str, declaration: str) -> list[str]:
 
 def test_styled_keeps_numbers_and_short_text_on_one_line_and_lets_long_text_wrap():
     frame = pd.DataFrame({"quote": ["a sentence of the paper, long enough to wrap"], "short": ["not run here"],
-                          "error": ["3.91 ± 0.12"], "runs": [5], "phrase": ["a few words, wrapping"]})
+                          "error": ["3.91 ± 0.12"], "runs": [5], "started": ["2026-11-24"]})
     html = report.styled(frame).to_html()
-    assert _cells_with(html, "white-space: nowrap") == ["1", "2", "3"]  # short text, number as text, number
+    assert _cells_with(html, "white-space: nowrap") == ["1", "2", "3", "4"]  # short text, numbers, a date
     assert _cells_with(html, "min-width: 9em") == ["0"]  # the long quote wraps at a readable width
     assert 'style="font-size' not in html  # it fits the column in the body font
 

@@ -159,26 +159,29 @@ WRAP_AFTER = 24
 #: Text of at most this many characters ("not run here", "λ=3") stays on one line, as numbers do.
 SHORT_TEXT = 12
 
-#: Characters of the body font that fit the book's text column at a laptop's width (757 px at 1366 px): a table
+#: Characters of the body font that fit the book's text column at a laptop's width (757 px at 1366 px, digits being wide): a table
 #: whose columns need more is set smaller, in proportion, down to :data:`SMALLEST_FONT` (and tighter columns:
 #: ``companion-dense`` in book/_static/companion.css); below that it scrolls.
-COLUMN_CHARACTERS = 84
+COLUMN_CHARACTERS = 78
 SMALLEST_FONT = 0.75
 
-#: A number as the tables write it: 3.91, 25.6 M, 96.89 ± 0.21, 12 %, 2.0e-03, 0.93 (3 runs), or "—" for none.
-NUMBER_TEXT = re.compile(r"[-+−]?[\d.,]+(e[-+]?\d+)?( ?± ?[\d.,]+)?( ?%)?( \(\d+ \w+\))?|—|")
+#: A number or date as the tables write it: 3.91, 96.89 ± 0.21, 12 %, 2.0e-03, 0.93 (3 runs), 2026-11-24T12:28:18,
+#: or "—" for none.
+NUMBER_TEXT = re.compile(r"[-+−]?[\d.,]+(e[-+]?\d+)?( ?± ?[\d.,]+)?( ?%)?( \(\d+ \w+\))?|\d{4}-\d\d-\d\d(T[\d:]+)?|—|")
 
 
-def _unbroken(column: pd.Series) -> bool:
-    """Whether ``column`` stays on one line: every cell a number, a number written as text
-    (:data:`NUMBER_TEXT`) or a short text (:data:`SHORT_TEXT`)."""
+def _unbroken(column: pd.Series, names: bool = False) -> bool:
+    """Whether ``column`` stays on one line: every cell a number or date, a number written as text
+    (:data:`NUMBER_TEXT`), a short text (:data:`SHORT_TEXT`) or, with ``names``, one word (``relu-lr-3e-4``,
+    which would otherwise break at its hyphens) of at most :data:`WRAP_AFTER` characters."""
     if pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column):
         return True
     return column.map(lambda v: v is None or isinstance(v, (int, float)) or len(str(v)) <= SHORT_TEXT
-                      or NUMBER_TEXT.fullmatch(str(v)) is not None).all()
+                      or NUMBER_TEXT.fullmatch(str(v)) is not None
+                      or (names and len(str(v)) <= WRAP_AFTER and not any(c.isspace() for c in str(v)))).all()
 
 
-def _characters(frame: pd.DataFrame, decimals: int) -> int:
+def _characters(frame: pd.DataFrame, decimals: int, names: bool = False) -> int:
     """About how many characters wide ``frame`` is set: per column the longer of its widest unbroken cell (or its
     text up to :data:`WRAP_AFTER` characters, as text wraps) and the longest word of its header, plus padding."""
     total = 0
@@ -187,7 +190,7 @@ def _characters(frame: pd.DataFrame, decimals: int) -> int:
         header = max((len(word) for label in labels for word in str(label).split()), default=0)
         cells = [f"{v:.{decimals}f}" if isinstance(v, float) else str(v) for v in frame[key]]
         widest = max(map(len, cells), default=0)
-        total += max(header, widest if _unbroken(frame[key]) else min(widest, WRAP_AFTER)) + 2
+        total += max(header, widest if _unbroken(frame[key], names) else min(widest, WRAP_AFTER)) + 2
     return total
 
 
@@ -228,19 +231,21 @@ def styled(frame: pd.DataFrame, decimals: int = 2, missing: str = "—", caption
            notes: Sequence[str] = ()) -> BookTable:
     """``frame`` as the book shows tables, set to fit the text column of a laptop and to scroll on a phone with
     its first column in view (book/_static/companion.css): no index column, floats with ``decimals`` digits,
-    ``missing`` for empty cells; numbers, short text and a short first column never break, longer text wraps
-    inside its column (long text, such as quotes, with a minimum width); a table too wide for the column
-    (:data:`COLUMN_CHARACTERS`) is set smaller in proportion; the text of the ``notes`` columns leaves the table
+    ``missing`` for empty cells; numbers, dates, short text, one-word names (where the table still fits) and a
+    short first column never break, longer text wraps inside its column (long text, such as quotes, with a
+    minimum width); a table too wide for the column (:data:`COLUMN_CHARACTERS`) is set smaller in proportion; the text of the ``notes`` columns leaves the table
     for numbered notes under it. In a book build the frame is also written as the page's next CSV file, linked
     under the table (:func:`harmonic.downloads.publish`).
     """
     shown, note_texts = _notes(frame, notes) if notes else (frame, [])
     styler = BookTable(shown).hide(axis="index").format(precision=decimals, na_rep=missing, thousands=",")
-    scale = max(SMALLEST_FONT, min(1.0, COLUMN_CHARACTERS / max(1, _characters(shown, decimals))))
+    # one-word names stay whole where the table still fits the column in the smallest font, else they break
+    names = _characters(shown, decimals, names=True) * SMALLEST_FONT <= COLUMN_CHARACTERS
+    scale = max(SMALLEST_FONT, min(1.0, COLUMN_CHARACTERS / max(1, _characters(shown, decimals, names))))
     attributes = 'class="companion-table"' if scale == 1.0 else \
         f'class="companion-table companion-dense" style="font-size: {scale:.2f}em"'
     styler = styler.set_table_attributes(attributes)
-    unbroken = [column for column in shown.columns if _unbroken(shown[column])]
+    unbroken = [column for column in shown.columns if _unbroken(shown[column], names)]
     name = shown.columns[0] if len(shown.columns) else None  # the row's name: on one line too, when short enough
     if name is not None and name not in unbroken and shown[name].map(lambda v: len(str(v)) <= WRAP_AFTER).all():
         unbroken.insert(0, name)
