@@ -111,7 +111,8 @@ def executed_notebooks(folders: Iterable[str | os.PathLike]) -> pd.DataFrame:
 
 
 def provenance_summary(folders: Iterable[str | os.PathLike]) -> pd.DataFrame:
-    """One row per recorded run: commit, versions, hardware, device, seed, duration."""
+    """One row per recorded run: its ``folder`` (the name of the results folder it is in), commit, versions,
+    hardware, device, seed, duration."""
     rows = []
     for folder in map(Path, folders):
         if not folder.exists():
@@ -123,6 +124,7 @@ def provenance_summary(folders: Iterable[str | os.PathLike]) -> pd.DataFrame:
             git = record.get("git") or {}
             commit = git.get("commit") or "unknown"
             rows.append({
+                "folder": folder.name,
                 "run": str(path.parent.relative_to(folder)),
                 "started": (record.get("started") or "")[:19],
                 "seconds": record.get("duration_s"),
