@@ -127,9 +127,13 @@ def errors_by_recipe(points: pd.DataFrame, path: str | os.PathLike | None = None
     sns.set_theme(style="whitegrid", context="notebook")
     fig, ax = plt.subplots(figsize=(6.4, 3.8))
     order = list(dict.fromkeys(points["method"]))
-    sns.stripplot(points, x="method", y="error", hue="recipe", order=order, dodge=True, size=7, jitter=0.08, ax=ax)
-    sns.pointplot(points, x="method", y="error", hue="recipe", order=order, dodge=0.4, estimator="median",
-                  errorbar=None, markers="_", markersize=18, linestyles="none", ax=ax, legend=False)
+    recipes = list(dict.fromkeys(points["recipe"]))
+    several = len(recipes) > 1
+    sns.stripplot(points, x="method", y="error", hue="recipe", order=order, hue_order=recipes, dodge=several, size=7,
+                  jitter=0.08, ax=ax)
+    sns.pointplot(points, x="method", y="error", hue="recipe", order=order, hue_order=recipes,
+                  dodge=0.4 if several else False, estimator="median", errorbar=None, markers="_", markersize=18,
+                  linestyles="none", ax=ax, legend=False)
     ax.set_xlabel("Table 1 row (each trained here as a WRN-10-1)")
     ax.set_ylabel("test error (%)")
     ax.legend(title="recipe (dots: seeds; bars: medians)", fontsize="small", title_fontsize="small")
