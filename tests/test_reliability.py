@@ -25,7 +25,7 @@ from harmonic.paths import RECORDED_RESULTS
 from harmonic.experiments.train import fit, make_optimizer, make_scheduler, save_checkpoint, seed_everything
 from harmonic.experiments.wrn import WRNConfig
 
-from dataset_files import make_fake_mnist, write_idx
+from dataset_files import make_fake_mnist, md5_sums, write_idx
 from test_imagenet import _args, tree  # noqa: F401  (tree: the generated ImageFolder fixture)
 
 
@@ -209,7 +209,7 @@ def test_out_of_range_cifar_label_is_named(tmp_path):
     for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch", "batches.meta"]:
         (folder / name).write_bytes(pickle.dumps(batch, protocol=2))
     with pytest.raises(ValueError, match=r"cifar10 test set \(.*test_batch\): labels must be in 0..9, found \[10\]"):
-        load_cifar("cifar10", train=False, root=tmp_path, download=False)
+        load_cifar("cifar10", train=False, root=tmp_path, download=False, checksums=md5_sums(folder))
 
 
 # --------------------------------------------------------------------------- 7. results as a pair
