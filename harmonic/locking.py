@@ -90,13 +90,15 @@ def file_lock(path: str | os.PathLike, guards: str, what: str = "run") -> Iterat
 @contextlib.contextmanager
 def folder_lock(folder: str | os.PathLike, what: str = "run") -> Iterator[Path]:
     """Hold the lock of ``folder`` (``<folder>/.lock``, :func:`file_lock`) for the ``with`` block;
-    yield the folder. A folder the lock created is removed again if nothing was written into it."""
+    yield the folder. Folders the lock created are removed again if nothing was written into them."""
     folder = Path(folder)
-    created = not folder.exists()
+    created = [path for path in (folder, *folder.parents) if not path.exists()]  # deepest first
     try:
         with file_lock(folder / LOCK_FILE, str(folder), what):
             yield folder
     finally:
-        if created:
-            with contextlib.suppress(OSError):  # not empty: something was written
-                folder.rmdir()
+        for path in created:
+            try:
+                path.rmdir()
+            except OSError:  # not empty: something was written
+                break
