@@ -45,20 +45,26 @@ class ResultFileError(ValueError):
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
-    """Write ``data`` to ``path`` atomically: readers see the old file or the new one."""
+    """Write ``data`` to ``path`` atomically: readers see the old file or the new one. A failed write
+    (a full disk, a read-only folder) leaves no temporary file and raises the ``OSError`` naming ``path``."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    tmp = ""
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp creates 0600; results are meant to be shared
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
+    except BaseException as error:
+        if tmp and os.path.exists(tmp):
             os.unlink(tmp)
+        if isinstance(error, OSError) and error.errno is not None:  # a full disk, a read-only folder, ...
+            raise type(error)(error.errno, f"{path} could not be written ({error.strerror}); the previous version, "
+                                           "if any, is unchanged: free space on its disk, make the folder "
+                                           "writable or choose another results folder") from None
         raise
     return path
 
@@ -171,11 +177,19 @@ def metrics_to_csv(rows: Sequence[Mapping[str, Any]]) -> str:
     return buffer.getvalue()
 
 
-def check_run_name(run_name: str | None) -> str:
-    """``run_name`` if it is a plain folder name (no path separator, not ``.``/``..``), else a ValueError."""
-    if (not isinstance(run_name, str) or not run_name or any(sep in run_name for sep in ("/", "\\"))
-            or run_name in (".", "..")):
-        raise ValueError(f"run_name must be a plain folder name, got {run_name!r}")
+def is_plain_name(name: object) -> bool:
+    """Whether ``name`` is a plain folder name: text without a path separator or a control
+    character, not ``.`` or ``..`` (so it stays inside the folder it is joined to; spaces and
+    unicode letters are fine)."""
+    return (isinstance(name, str) and bool(name) and name not in (".", "..")
+            and not any(char in "/\\" or ord(char) < 32 or ord(char) == 127 for char in name))
+
+
+def check_run_name(run_name: str | None, what: str = "run_name") -> str:
+    """``run_name`` if it :func:`is_plain_name`, else a ValueError naming ``what``."""
+    if not is_plain_name(run_name):
+        raise ValueError(f"{what} must be a plain folder name (no '/', '\\', '..' or control characters), "
+                         f"got {run_name!r}")
     return run_name
 
 
@@ -253,8 +267,10 @@ def read_metrics(path: str | os.PathLike, expected_hash: str | None = None):
                               "restore it (e.g. from git) or rerun the run") from None
     if expected_hash is not None and metrics_hash(text) != expected_hash:
         raise ResultFileError(
-            f"{path.parent}: {METRICS_FILE} and {PROVENANCE_FILE} come from different saves (a run stopped "
-            "between writing them, or is writing them now); rerun the run or delete the folder")
+            f"{path.parent}: {METRICS_FILE} is not the one recorded with {PROVENANCE_FILE} (its SHA-256 differs "
+            f"from {METRICS_HASH_KEY}): it was edited after recording, or the two files come from different saves "
+            "(a run stopped between writing them, or is writing them now); restore it (e.g. from git) or rerun "
+            "the run, else delete the folder")
     try:
         return pd.read_csv(io.StringIO(text))
     except ValueError as error:  # pandas' ParserError and EmptyDataError are ValueErrors
