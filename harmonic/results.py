@@ -44,6 +44,19 @@ class ResultFileError(ValueError):
     """A result file that cannot be used; the message names it and says what to do."""
 
 
+class AlteredMetricsError(ResultFileError):
+    """A ``metrics.csv`` whose SHA-256 is not the one its ``provenance.json`` recorded: edited after
+    recording, or the two files come from different saves."""
+
+
+class AlteredRunWarning(UserWarning):
+    """:func:`load_runs` left out a run whose ``metrics.csv`` is not the one recorded."""
+
+
+#: What :func:`metrics_status` says of a run folder.
+AS_RECORDED, ALTERED, NO_HASH = "as recorded", "edited after recording (not shown)", "recorded before hashes"
+
+
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
     """Write ``data`` to ``path`` atomically: readers see the old file or the new one. A failed write
     (a full disk, a read-only folder) leaves no temporary file and raises the ``OSError`` naming ``path``."""
@@ -266,7 +279,7 @@ def read_metrics(path: str | os.PathLike, expected_hash: str | None = None):
         raise ResultFileError(f"{path} cannot be read ({type(error).__name__}: {error}); "
                               "restore it (e.g. from git) or rerun the run") from None
     if expected_hash is not None and metrics_hash(text) != expected_hash:
-        raise ResultFileError(
+        raise AlteredMetricsError(
             f"{path.parent}: {METRICS_FILE} is not the one recorded with {PROVENANCE_FILE} (its SHA-256 differs "
             f"from {METRICS_HASH_KEY}): it was edited after recording, or the two files come from different saves "
             "(a run stopped between writing them, or is writing them now); restore it (e.g. from git) or rerun "
@@ -278,17 +291,41 @@ def read_metrics(path: str | os.PathLike, expected_hash: str | None = None):
                               "restore it (e.g. from git) or rerun the run") from None
 
 
-def load_runs(results_dirs: str | os.PathLike | Iterable[str | os.PathLike]):
+def metrics_status(folder: str | os.PathLike) -> str:
+    """Whether a run folder's ``metrics.csv`` is the one its provenance recorded: :data:`AS_RECORDED`,
+    :data:`ALTERED` (its SHA-256 differs: :func:`load_runs` leaves the run out) or :data:`NO_HASH`
+    (a run recorded before runs recorded the hash)."""
+    folder = Path(folder)
+    expected = read_provenance(folder / PROVENANCE_FILE).get(METRICS_HASH_KEY)
+    if expected is None:
+        return NO_HASH
+    try:
+        read_metrics(folder / METRICS_FILE, expected)
+    except AlteredMetricsError:
+        return ALTERED
+    return AS_RECORDED
+
+
+def load_runs(results_dirs: str | os.PathLike | Iterable[str | os.PathLike], altered: str = "skip"):
     """All runs below one or more folders as one long pandas DataFrame.
 
     Each metrics row is joined with its run's parameters (columns ``param_*``), seed,
     device, commit, ``run`` (folder path relative to its results folder) and what the run's
     plan says it is (``plan_profile``, ``plan_group``, ``plan_variant``; None for runs recorded
     before runs carried it, see :mod:`harmonic.plan`).
-    Returns an empty frame when there is no run yet. A file that cannot be read, or a
-    metrics/provenance pair from different saves, raises :class:`ResultFileError` naming it.
+    Returns an empty frame when there is no run yet. A file that cannot be read raises
+    :class:`ResultFileError` naming it. A run whose ``metrics.csv`` is not the one its provenance
+    recorded (edited by hand, or a save interrupted between the two files) is never shown as
+    recorded: ``altered="skip"`` (default) leaves it out with an :class:`AlteredRunWarning` naming it
+    (the book's status page lists such runs, :func:`metrics_status`); ``altered="raise"`` raises
+    :class:`AlteredMetricsError`.
     """
+    import warnings
+
     import pandas as pd
+
+    if altered not in ("skip", "raise"):
+        raise ValueError(f"altered must be 'skip' or 'raise', got {altered!r}")
 
     if isinstance(results_dirs, (str, os.PathLike)):
         results_dirs = [results_dirs]
@@ -303,7 +340,13 @@ def load_runs(results_dirs: str | os.PathLike | Iterable[str | os.PathLike]):
                     continue
                 raise ResultFileError(f"{prov_path.parent}: {PROVENANCE_FILE} without its {METRICS_FILE} "
                                       "(a run stopped while saving); rerun the run or delete the folder")
-            frame = read_metrics(metrics_path, expected)
+            try:
+                frame = read_metrics(metrics_path, expected)
+            except AlteredMetricsError as error:
+                if altered == "raise":
+                    raise
+                warnings.warn(f"left out: {error}", AlteredRunWarning, stacklevel=2)
+                continue
             frame["run"] = str(prov_path.parent.relative_to(root))
             frame["results_dir"] = str(root)
             frame["seed"] = record.get("seed")

@@ -44,7 +44,7 @@ def test_killed_between_the_files_is_not_shown_and_a_rerun_completes(tmp_path):
     results.save_run(tmp_path, "run", [{"epoch": 1, "test_acc": 90.0}], {"seed": 0})
     _save_run_killed_at_write(tmp_path / "run", 2)
     with pytest.raises(results.ResultFileError, match=rf"{tmp_path / 'run'}: metrics\.csv is not the one recorded"):
-        results.load_runs(tmp_path)
+        results.load_runs(tmp_path, altered="raise")
     results.save_run(tmp_path, "run", [{"epoch": 1, "test_acc": 10.0}], {"seed": 9})  # the rerun
     assert results.load_runs(tmp_path)["test_acc"].tolist() == [10.0]
     assert sorted(p.name for p in (tmp_path / "run").iterdir()) == ["metrics.csv", "provenance.json"]

@@ -171,7 +171,7 @@ def test_malformed_result_file_is_named(tmp_path, file, text):
         with pytest.raises(ValueError, match=str(folder / file)):
             report.provenance_summary([tmp_path])
     with pytest.raises(ValueError, match=str(folder)):
-        results.load_runs(tmp_path)
+        results.load_runs(tmp_path, altered="raise")
 
 
 def test_malformed_executed_notebook_is_named(tmp_path):
@@ -230,7 +230,9 @@ def test_a_save_stopped_between_the_two_files_is_detected(tmp_path, monkeypatch)
                          {"params": {"lr": 0.5}})
     monkeypatch.undo()
     with pytest.raises(ValueError, match=rf"{tmp_path / 'run'}: .*different saves"):
-        results.load_runs(tmp_path)
+        results.load_runs(tmp_path, altered="raise")
+    with pytest.warns(results.AlteredRunWarning, match="different saves"):
+        assert results.load_runs(tmp_path).empty  # never shown as recorded
 
 
 def test_run_name_is_checked_before_training(tmp_path):
@@ -333,7 +335,14 @@ def test_metrics_edited_by_hand_are_not_shown_as_recorded(tmp_path):
     (folder / "metrics.csv").write_text("epoch,test_acc\n1,99.0\n")
     with pytest.raises(ValueError, match=rf"{folder}: metrics\.csv is not the one recorded with provenance\.json .*"
                                          r"edited after recording"):
-        results.load_runs(tmp_path)
+        results.load_runs(tmp_path, altered="raise")
+    # what the book does: the run is left out of every table, and the status page says why
+    with pytest.warns(results.AlteredRunWarning, match=rf"left out: {folder}"):
+        shown = results.load_runs(tmp_path)
+    assert folder.name not in set(shown["run"]) and len(shown["run"].unique()) == 1
+    summary = report.provenance_summary([tmp_path]).set_index("run")
+    assert summary.loc[folder.name, "metrics"] == results.ALTERED
+    assert set(summary.drop(index=folder.name)["metrics"]) == {results.AS_RECORDED}
 
 
 @pytest.mark.parametrize("name", ["..", "../x", "a/b", "/tmp/x", "x\\y", "a\nb", "."])

@@ -230,7 +230,8 @@ def run_wrn(
     resumes from it. The recorded parameters include ``n_parameters``; harmonic
     networks also get ``frequency_weights.csv`` (see :func:`frequency_weights`).
     ``save_model=True`` also writes the trained ``state_dict`` as ``model.pt`` (:data:`MODEL_FILE`;
-    loadable with ``torch.load(..., weights_only=True)``), e.g. for converting it later.
+    read with :func:`~harmonic.experiments.checkpoints.load_checkpoint`, which checks its SHA-256), e.g. for
+    converting it later.
     ``plan``: what the pipeline says the run is (kept in its provenance, see :mod:`harmonic.plan`).
     """
     config: WRNConfig = config_from(WRNConfig, params)
