@@ -25,6 +25,7 @@ import torch
 from torch import nn
 
 from harmonic import results
+from harmonic.experiments.checkpoints import load_checkpoint
 from harmonic.experiments.recording import RunResult, recorded_run
 from harmonic.harmonize import harmonize
 from harmonic.utils import count_parameters
@@ -126,7 +127,7 @@ def _source_model(folder: Path) -> tuple[nn.Module, dict[str, Any]]:
     info = image_dataset_info(params["dataset"])
     model = wrn(params["depth"], params["widen_factor"], num_classes=info.num_classes, dropout=params["dropout"],
                 in_channels=info.in_channels)
-    model.load_state_dict(torch.load(weights_path, map_location="cpu", weights_only=True))
+    model.load_state_dict(load_checkpoint(weights_path, map_location="cpu"))  # its SHA-256 checked, if it has one
     return model, params
 
 

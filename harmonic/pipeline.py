@@ -6,7 +6,10 @@ as a whole before anything runs or is deleted). Executed copies of non-page runs
 source, so Colab launch buttons point at the source notebook), then :func:`prepare_page` makes them
 read as pages. Nothing executed is written next to the sources. ``--book DIR`` stages a copy of the
 book there; the pipeline only ever replaces a folder it staged itself (it holds :data:`STAGED_MARKER`)
-and never the repository, ``book/`` or a folder that contains them.
+and never the repository, ``book/`` or a folder that contains them. Staging writes the marker
+first, so a staging killed half-way leaves a folder that the next run replaces. While a notebook
+executes, its executed copy is locked (``<copy>.lock``, :mod:`harmonic.locking`): a second pipeline
+running the same job is refused, and the runs themselves lock their run folders.
 
 Usage: ``python -m harmonic.pipeline --profile quick [--book book] [--no-build] [--only TEXT] [--figures]``
 (``--figures``: only the pages that train nothing, :func:`figure_jobs`; ``make figures``).
@@ -24,6 +27,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from harmonic.downloads import DOWNLOAD_CLASS, EXTRA, FOLDER_ENV, page_environment
+from harmonic.locking import FolderLockedError, file_lock
 from harmonic.paths import REPO_ROOT
 from harmonic.plan import (NOTEBOOKS, PARAMS, PIPELINE_PARAMETERS, RUN_CONFIGS, Job, check_job, load_plan,  # noqa: F401
                            notebook_parameters, point_suffix, profiles, select_jobs)
@@ -243,22 +247,21 @@ def stage_book(destination: Path, keep_built: bool = False) -> Path:
     """Copy the book's sources (not its build) to ``destination`` and return it.
 
     The folder is checked first (:func:`check_staging_target`); an earlier staged copy there is
-    replaced (with ``keep_built``, all but what its build wrote, :data:`BUILT`), and the new one gets
-    :data:`STAGED_MARKER`.
+    replaced (with ``keep_built``, all but what its build wrote, :data:`BUILT`). The new folder gets
+    :data:`STAGED_MARKER` before anything else, and an old copy is emptied with the marker removed last,
+    so a staging killed at any point leaves a folder that holds the marker (or none): the next run replaces it.
     """
     destination = check_staging_target(destination)
     source = REPO_ROOT / "book"
+    marker = destination / STAGED_MARKER
     if destination.exists():
-        for item in destination.iterdir():
-            if keep_built and item.name in BUILT:
-                continue
-            if item.is_dir():
-                shutil.rmtree(item)
-            else:
-                item.unlink()
-    shutil.copytree(source, destination, ignore=shutil.ignore_patterns(*BUILT), dirs_exist_ok=True)
-    (destination / STAGED_MARKER).write_text(
+        for path in destination.iterdir():
+            if path != marker and not (keep_built and path.name in BUILT):
+                shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink()
+    destination.mkdir(parents=True, exist_ok=True)
+    marker.write_text(
         f"A copy of {source} staged by python -m harmonic.pipeline, which may delete and rewrite this folder.\n")
+    shutil.copytree(source, destination, ignore=shutil.ignore_patterns(*BUILT), dirs_exist_ok=True)
     return destination
 
 
@@ -308,11 +311,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         stage_book(book_dir, keep_built=args.figures)
     total = time.perf_counter()
     for number, job in enumerate(jobs, 1):
-        try:
-            seconds = execute(job, args.kernel)
+        try:  # two pipelines executing the same job: the second is refused before it writes
+            with file_lock(job.output.with_name(job.output.name + ".lock"), str(job.output), "pipeline"):
+                seconds = execute(job, args.kernel)
         except papermill_error() as error:
             print(f"{job.notebook.name} ({job.parameters['run_name']}) stopped: {error.ename}: {error.evalue}\n"
                   f"The executed copy, with the full traceback, is {job.output}", file=sys.stderr)
+            return 1
+        except FolderLockedError as error:
+            print(f"{job.notebook.name} ({job.parameters['run_name']}) not run: {error}", file=sys.stderr)
             return 1
         print(f"[{number}/{len(jobs)}] {job.notebook.name} -> {job.output.relative_to(job.output.parents[2])} "
               f"({seconds:.0f} s)", flush=True)

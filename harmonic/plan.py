@@ -45,6 +45,7 @@ from typing import Any, Callable, Sequence
 import yaml
 
 from harmonic.paths import BUILD, REPO_ROOT
+from harmonic.results import check_run_name, is_plain_name
 
 NOTEBOOKS = REPO_ROOT / "notebooks"
 PARAMS = NOTEBOOKS / "params"
@@ -63,8 +64,8 @@ def _is_text(value: Any) -> bool:
 _KEY_TYPES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "results_dir": (_is_text, "a folder name (text)"),
     "runs": (lambda v: isinstance(v, list) and bool(v), "a non-empty list of run entries"),
-    "notebook": (_is_text, "a notebook name (text)"),
-    "group": (_is_text, "a folder name (text)"),
+    "notebook": (is_plain_name, "a notebook name (a plain name: no '/', '\\' or '..')"),
+    "group": (is_plain_name, "a plain folder name (no '/', '\\' or '..')"),
     "params": (lambda v: isinstance(v, list) and all(map(_is_text, v)), "a list of parameter file names"),
     "grid": (lambda v: isinstance(v, dict) and all(_is_text(k) and isinstance(x, list) and x for k, x in v.items()),
              "a mapping of parameter -> list of values"),
@@ -228,8 +229,8 @@ def check_job(job: Job) -> None:
 
 def _read_plan(profile: str) -> tuple[Path, dict[str, Any]]:
     """``profile``'s plan file and its content, its top-level keys checked."""
-    plan_path = PARAMS / profile / "plan.yaml"
-    if not plan_path.exists():
+    plan_path = PARAMS / str(profile) / "plan.yaml"
+    if profile not in profiles():
         raise ValueError(f"profile must be one of {profiles()}, got {profile!r} (no {plan_path})")
     plan = _read_yaml(plan_path, f"plan {plan_path}")
     _check_keys(plan, PLAN_KEYS, f"plan {plan_path}", required=list(PLAN_KEYS))
@@ -275,6 +276,10 @@ def load_plan(profile: str, book_dir: Path | None = None) -> list[Job]:
                 if reserved:
                     raise ValueError(f"{source}: {reserved} are set by the pipeline, not by a plan or parameter file")
                 run_name = stem + point_suffix(point)
+                try:  # a grid value or a file name must not lead the run, or its executed copy, elsewhere
+                    check_run_name(run_name)
+                except ValueError as error:
+                    raise ValueError(f"{source}: {error}") from None
                 if page:
                     output = book_dir / "notebooks" / f"{entry['notebook']}.ipynb"
                 else:

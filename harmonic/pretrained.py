@@ -141,7 +141,8 @@ def load_weights(weights: str | os.PathLike | Mapping[str, Tensor]) -> dict[str,
     """A state_dict from a file (``torch.load(weights_only=True)``) or a mapping, in our layout.
 
     Files in the authors' layout are converted with :func:`from_official`; a training checkpoint
-    of :mod:`harmonic.experiments.imagenet` (a dict with a ``"model"`` entry) gives its model weights.
+    of :mod:`harmonic.experiments.imagenet` (a dict with a ``"model"`` entry) gives its model weights,
+    after its recorded SHA-256 is checked (a damaged file is a ValueError naming it).
     """
     if isinstance(weights, Mapping):
         state = dict(weights)
@@ -155,6 +156,11 @@ def load_weights(weights: str | os.PathLike | Mapping[str, Tensor]) -> dict[str,
             raise ValueError(
                 f"weights: {path} could not be read as a PyTorch state_dict ({type(error).__name__}: {error})"
             ) from error
+        from harmonic.experiments.checkpoints import CHECKSUM_KEY, state_digest  # our checkpoints hold their digest
+
+        if isinstance(state, dict) and CHECKSUM_KEY in state and state.pop(CHECKSUM_KEY) != state_digest(state):
+            raise ValueError(f"weights: {path} is damaged: its contents differ from the SHA-256 recorded when it "
+                             "was saved; restore or re-create the file")
     for key in ("model", "state_dict"):
         if isinstance(state.get(key), Mapping):
             state = dict(state[key])

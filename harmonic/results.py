@@ -44,21 +44,40 @@ class ResultFileError(ValueError):
     """A result file that cannot be used; the message names it and says what to do."""
 
 
+class AlteredMetricsError(ResultFileError):
+    """A ``metrics.csv`` whose SHA-256 is not the one its ``provenance.json`` recorded: edited after
+    recording, or the two files come from different saves."""
+
+
+class AlteredRunWarning(UserWarning):
+    """:func:`load_runs` left out a run whose ``metrics.csv`` is not the one recorded."""
+
+
+#: What :func:`metrics_status` says of a run folder.
+AS_RECORDED, ALTERED, NO_HASH = "as recorded", "edited after recording (not shown)", "recorded before hashes"
+
+
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
-    """Write ``data`` to ``path`` atomically: readers see the old file or the new one."""
+    """Write ``data`` to ``path`` atomically: readers see the old file or the new one. A failed write
+    (a full disk, a read-only folder) leaves no temporary file and raises the ``OSError`` naming ``path``."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    tmp = ""
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp creates 0600; results are meant to be shared
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
+    except BaseException as error:
+        if tmp and os.path.exists(tmp):
             os.unlink(tmp)
+        if isinstance(error, OSError) and error.errno is not None:  # a full disk, a read-only folder, ...
+            raise type(error)(error.errno, f"{path} could not be written ({error.strerror}); the previous version, "
+                                           "if any, is unchanged: free space on its disk, make the folder "
+                                           "writable or choose another results folder") from None
         raise
     return path
 
@@ -171,11 +190,19 @@ def metrics_to_csv(rows: Sequence[Mapping[str, Any]]) -> str:
     return buffer.getvalue()
 
 
-def check_run_name(run_name: str | None) -> str:
-    """``run_name`` if it is a plain folder name (no path separator, not ``.``/``..``), else a ValueError."""
-    if (not isinstance(run_name, str) or not run_name or any(sep in run_name for sep in ("/", "\\"))
-            or run_name in (".", "..")):
-        raise ValueError(f"run_name must be a plain folder name, got {run_name!r}")
+def is_plain_name(name: object) -> bool:
+    """Whether ``name`` is a plain folder name: text without a path separator or a control
+    character, not ``.`` or ``..`` (so it stays inside the folder it is joined to; spaces and
+    unicode letters are fine)."""
+    return (isinstance(name, str) and bool(name) and name not in (".", "..")
+            and not any(char in "/\\" or ord(char) < 32 or ord(char) == 127 for char in name))
+
+
+def check_run_name(run_name: str | None, what: str = "run_name") -> str:
+    """``run_name`` if it :func:`is_plain_name`, else a ValueError naming ``what``."""
+    if not is_plain_name(run_name):
+        raise ValueError(f"{what} must be a plain folder name (no '/', '\\', '..' or control characters), "
+                         f"got {run_name!r}")
     return run_name
 
 
@@ -252,9 +279,11 @@ def read_metrics(path: str | os.PathLike, expected_hash: str | None = None):
         raise ResultFileError(f"{path} cannot be read ({type(error).__name__}: {error}); "
                               "restore it (e.g. from git) or rerun the run") from None
     if expected_hash is not None and metrics_hash(text) != expected_hash:
-        raise ResultFileError(
-            f"{path.parent}: {METRICS_FILE} and {PROVENANCE_FILE} come from different saves (a run stopped "
-            "between writing them, or is writing them now); rerun the run or delete the folder")
+        raise AlteredMetricsError(
+            f"{path.parent}: {METRICS_FILE} is not the one recorded with {PROVENANCE_FILE} (its SHA-256 differs "
+            f"from {METRICS_HASH_KEY}): it was edited after recording, or the two files come from different saves "
+            "(a run stopped between writing them, or is writing them now); restore it (e.g. from git) or rerun "
+            "the run, else delete the folder")
     try:
         return pd.read_csv(io.StringIO(text))
     except ValueError as error:  # pandas' ParserError and EmptyDataError are ValueErrors
@@ -262,17 +291,41 @@ def read_metrics(path: str | os.PathLike, expected_hash: str | None = None):
                               "restore it (e.g. from git) or rerun the run") from None
 
 
-def load_runs(results_dirs: str | os.PathLike | Iterable[str | os.PathLike]):
+def metrics_status(folder: str | os.PathLike) -> str:
+    """Whether a run folder's ``metrics.csv`` is the one its provenance recorded: :data:`AS_RECORDED`,
+    :data:`ALTERED` (its SHA-256 differs: :func:`load_runs` leaves the run out) or :data:`NO_HASH`
+    (a run recorded before runs recorded the hash)."""
+    folder = Path(folder)
+    expected = read_provenance(folder / PROVENANCE_FILE).get(METRICS_HASH_KEY)
+    if expected is None:
+        return NO_HASH
+    try:
+        read_metrics(folder / METRICS_FILE, expected)
+    except AlteredMetricsError:
+        return ALTERED
+    return AS_RECORDED
+
+
+def load_runs(results_dirs: str | os.PathLike | Iterable[str | os.PathLike], altered: str = "skip"):
     """All runs below one or more folders as one long pandas DataFrame.
 
     Each metrics row is joined with its run's parameters (columns ``param_*``), seed,
     device, commit, ``run`` (folder path relative to its results folder) and what the run's
     plan says it is (``plan_profile``, ``plan_group``, ``plan_variant``; None for runs recorded
     before runs carried it, see :mod:`harmonic.plan`).
-    Returns an empty frame when there is no run yet. A file that cannot be read, or a
-    metrics/provenance pair from different saves, raises :class:`ResultFileError` naming it.
+    Returns an empty frame when there is no run yet. A file that cannot be read raises
+    :class:`ResultFileError` naming it. A run whose ``metrics.csv`` is not the one its provenance
+    recorded (edited by hand, or a save interrupted between the two files) is never shown as
+    recorded: ``altered="skip"`` (default) leaves it out with an :class:`AlteredRunWarning` naming it
+    (the book's status page lists such runs, :func:`metrics_status`); ``altered="raise"`` raises
+    :class:`AlteredMetricsError`.
     """
+    import warnings
+
     import pandas as pd
+
+    if altered not in ("skip", "raise"):
+        raise ValueError(f"altered must be 'skip' or 'raise', got {altered!r}")
 
     if isinstance(results_dirs, (str, os.PathLike)):
         results_dirs = [results_dirs]
@@ -287,7 +340,13 @@ def load_runs(results_dirs: str | os.PathLike | Iterable[str | os.PathLike]):
                     continue
                 raise ResultFileError(f"{prov_path.parent}: {PROVENANCE_FILE} without its {METRICS_FILE} "
                                       "(a run stopped while saving); rerun the run or delete the folder")
-            frame = read_metrics(metrics_path, expected)
+            try:
+                frame = read_metrics(metrics_path, expected)
+            except AlteredMetricsError as error:
+                if altered == "raise":
+                    raise
+                warnings.warn(f"left out: {error}", AlteredRunWarning, stacklevel=2)
+                continue
             frame["run"] = str(prov_path.parent.relative_to(root))
             frame["results_dir"] = str(root)
             frame["seed"] = record.get("seed")

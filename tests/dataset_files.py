@@ -7,12 +7,16 @@ back exactly what was written. No number produced from them is a result.
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import pickle
 from pathlib import Path
 
 import numpy as np
 import pytest
+
+from harmonic.datasets import cifar
+from harmonic.datasets.integrity import md5sum
 
 
 def write_idx(path: Path, array: np.ndarray, compress: bool = False) -> None:
@@ -48,9 +52,18 @@ def cifar_batch(rng: np.random.Generator, n: int, label_keys: dict[str, int]) ->
     return batch
 
 
+def md5_sums(folder: Path) -> dict[str, str]:
+    """The MD5 sum of every file in ``folder``, by name (the ``checksums`` of files a test wrote)."""
+    return {path.name: md5sum(path) for path in folder.iterdir() if path.is_file()}
+
+
 @pytest.fixture(scope="module")
 def cifar_root(tmp_path_factory) -> tuple[Path, dict[str, list[dict]]]:
-    """CIFAR-10 (5 × 3 training + 2 test images) and CIFAR-100 (4 + 2) in the torchvision layout."""
+    """CIFAR-10 (5 × 3 training + 2 test images) and CIFAR-100 (4 + 2) in the torchvision layout.
+
+    While the fixture lives (its test module), the MD5 sums of these files stand in for the
+    published ones in :data:`harmonic.datasets.cifar.CIFAR_DATASETS`, so that the loaders read
+    them through every path (by name, through the registry); every other file is still checked."""
     root = tmp_path_factory.mktemp("cifar")
     rng = np.random.default_rng(0)
     written: dict[str, list[dict]] = {f"{name}-{split}": [] for name in ("cifar10", "cifar100")
@@ -71,4 +84,8 @@ def cifar_root(tmp_path_factory) -> tuple[Path, dict[str, list[dict]]]:
         written[f"cifar100-{split}"].append(batch)
     write_pickle(c100 / "meta", {b"fine_label_names": [f"fine{i}".encode() for i in range(100)],
                                   b"coarse_label_names": [f"coarse{i}".encode() for i in range(20)]})
-    return root, written
+    with pytest.MonkeyPatch.context() as patch:
+        for name, folder in (("cifar10", c10), ("cifar100", c100)):
+            spec = cifar.CIFAR_DATASETS[name]
+            patch.setitem(cifar.CIFAR_DATASETS, name, dataclasses.replace(spec, md5=md5_sums(folder)))
+        yield root, written

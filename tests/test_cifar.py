@@ -22,7 +22,7 @@ from harmonic.datasets.cifar import (
 )
 from harmonic.datasets.mnist import DataUnavailableError
 
-from dataset_files import cifar_root, write_idx, write_pickle  # noqa: F401 (the fixture)
+from dataset_files import cifar_root, md5_sums, write_idx, write_pickle  # noqa: F401 (the fixture)
 
 
 def _unnormalise(x: torch.Tensor, name: str) -> torch.Tensor:
@@ -100,7 +100,9 @@ def test_cifar_bad_arguments(cifar_root, tmp_path):
     write_pickle(broken / "train", {b"data": np.zeros((2, 3072), np.uint8), b"labels": [0, 1]})
     (broken / "meta").write_bytes(pickle.dumps({}))
     with pytest.raises(ValueError, match="fine_labels"):
-        load_cifar("cifar100", root=tmp_path, download=False)
+        load_cifar("cifar100", root=tmp_path, download=False, checksums=md5_sums(broken))
+    with pytest.raises(ValueError, match=r"checksums must give the MD5 sum of every file read, got none for 'train'"):
+        load_cifar("cifar100", root=tmp_path, download=False, checksums={})
 
 
 # ------------------------------------------------------------ augmentation

@@ -22,7 +22,9 @@ from harmonic.dct import dct_filters, dct_frequencies  # noqa: E402
 from harmonic.figures.networks import (  # noqa: E402
     dct_filter_bank,
     error_vs_parameters,
+    errors_by_recipe,
     frequency_weight_heatmap,
+    frequency_weight_heatmaps,
     harmonic_block_diagram,
 )
 
@@ -144,6 +146,35 @@ def test_frequency_weight_heatmap_normalised_rows_sum_to_one_and_keep_the_tables
     assert ax.get_xlabel() == "DCT frequency (u,v)" and ax.get_ylabel() == "harmonic layer"
     assert fig.axes[1].get_ylabel() == "share of mean |w| in the layer"  # the colour bar
     plt.close(fig)
+
+
+def test_frequency_weight_heatmaps_share_one_colour_scale_with_a_single_colour_bar():
+    flat = _table().assign(**{"(0,0)": 1.0, "(0,1)": 1.0, "(1,0)": 1.0})
+    fig = frequency_weight_heatmaps({"at initialisation": flat, "after training": _table()})
+    left, right, bar = fig.axes
+    assert [left.get_title(), right.get_title()] == ["at initialisation", "after training"]
+    np.testing.assert_allclose(_cells(left), 1 / 3)
+    np.testing.assert_allclose(_cells(right)[0], [1 / 8, 3 / 8, 4 / 8])
+    assert left.collections[0].get_clim() == right.collections[0].get_clim() == pytest.approx((1 / 8, 3 / 4))
+    assert bar.get_ylabel() == "share of mean |w| in the layer"
+    with pytest.raises(ValueError, match="at least one"):
+        frequency_weight_heatmaps({})
+    plt.close(fig)
+
+
+def test_errors_by_recipe_draws_every_seed_at_its_error_in_its_recipes_colour():
+    points = pd.DataFrame({"recipe": ["authors"] * 3 + ["kaiming"] * 3, "row": ["wrn-28-10"] * 6,
+                           "method": ["WRN-28-10"] * 6, "seed": [0, 1, 2] * 2,
+                           "error": [9.0, 9.2, 9.4, 10.0, 10.2, 10.4], "summary": [""] * 6})
+    fig = errors_by_recipe(points)
+    ax = fig.axes[0]
+    dots = [c for c in ax.collections if len(c.get_offsets()) == 3]
+    assert sorted(sorted(c.get_offsets()[:, 1].tolist()) for c in dots) == [[9.0, 9.2, 9.4], [10.0, 10.2, 10.4]]
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["authors", "kaiming"]
+    plt.close(fig)
+    one = errors_by_recipe(points[points["recipe"] == "kaiming"])  # a single recipe: no dodge to divide
+    assert [t.get_text() for t in one.axes[0].get_legend().get_texts()] == ["kaiming"]
+    plt.close(one)
 
 
 def test_frequency_weight_heatmap_raw_shows_the_tables_values_and_separates_blocks():

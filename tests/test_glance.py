@@ -6,7 +6,9 @@ from harmonic.paths import RECORDED_RESULTS
 
 def test_without_recorded_runs_nothing_is_claimed(tmp_path):
     table = glance.results_at_a_glance(tmp_path)
-    assert len(table) == 11
+    assert len(table) == 12
+    recipe = table[table["claim"].str.contains("training recipe")].iloc[0]
+    assert recipe["this project"].startswith("0 of 13 verdicts differ")
     mlp = table[table["work"] == "Harmonic MLP"]
     assert (mlp["this project"] == "not run yet").all() and (mlp["verdict"] == "not run yet").all()
     errors = table[table["claim"].str.contains("errors")]
@@ -23,3 +25,12 @@ def test_mlp_claim_is_read_from_the_committed_reference_runs():
     assert row["this project"].count("after 15 epochs") == 2
     assert "mnist_harmonic_mlp.html" in row["chapter"]
     assert table.loc["its authors asked for batch size 64", "this project"].startswith("best ")
+
+
+def test_recipe_row_counts_the_verdicts_that_flip_between_the_committed_recipes():
+    from harmonic.analysis import recipe_sensitivity, wrn_study
+
+    table = glance.results_at_a_glance().set_index("claim")
+    studies = {recipe: wrn_study.load_recipe(recipe) for recipe in ("authors", "kaiming")}
+    flips = int(recipe_sensitivity.sensitivity_table(studies)["flips"].sum())
+    assert table.loc["do those verdicts depend on the training recipe?", "this project"].startswith(f"{flips} of 13 ")

@@ -85,6 +85,8 @@ def test_single_process_writes_results(single_run):
     record = json.loads((folder / "provenance.json").read_text())
     assert record["params"]["world_size"] == 1 and record["params"]["num_classes"] == 2
     assert record["params"]["level"] == [None, None, 3, 2] and record["params"]["n_parameters"] > 0
+    # the recipe: the authors' Harm2d init, momentum kept across lr drops (their imagenet/main.py)
+    assert record["params"]["init"] == "authors" and record["params"]["reset_momentum"] is False
     assert sorted(p.name for p in folder.iterdir()) == ["checkpoint.pt", "metrics.csv", "provenance.json"]
 
 

@@ -83,3 +83,23 @@ def test_wrong_dct_bank_and_unreadable_files_are_errors(tmp_path):
         resnet50(harmonic="all", weights=bad)
     with pytest.raises(ValueError, match="no file"):
         resnet50(weights=tmp_path / "missing.pth")
+
+
+def test_weights_from_a_damaged_checkpoint_or_of_another_network_name_the_file(tmp_path):
+    import torch
+
+    from harmonic.experiments.checkpoints import save_checkpoint
+    from harmonic.models import resnet50
+    from harmonic.pretrained import load_weights
+
+    path = tmp_path / "model.pt"
+    save_checkpoint(path, {"fc.weight": torch.zeros(2, 3)})
+    assert load_weights(path)["fc.weight"].shape == (2, 3)  # intact: loads, its digest checked
+    state = torch.load(path, weights_only=True)
+    state["fc.weight"][0, 0] = 1.0  # one value changed after saving
+    torch.save(state, path)
+    with pytest.raises(ValueError, match=rf"weights: {path} is damaged"):
+        load_weights(path)
+    save_checkpoint(path, {"fc.weight": torch.zeros(2, 3)})
+    with pytest.raises(ValueError, match=rf"weights {path} do not fit resnet50"):
+        resnet50(num_classes=2, weights=path)

@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 import torch
 
-from harmonic import results
+from harmonic import plan, results
 from harmonic.analysis import report
 from harmonic.experiments.mlp import MLPConfig, run_mlp
 from harmonic.experiments.recording import config_from, recorded_run
@@ -25,7 +25,7 @@ from harmonic.paths import RECORDED_RESULTS
 from harmonic.experiments.train import fit, make_optimizer, make_scheduler, save_checkpoint, seed_everything
 from harmonic.experiments.wrn import WRNConfig
 
-from dataset_files import make_fake_mnist, write_idx
+from dataset_files import make_fake_mnist, md5_sums, write_idx
 from test_imagenet import _args, tree  # noqa: F401  (tree: the generated ImageFolder fixture)
 
 
@@ -171,7 +171,7 @@ def test_malformed_result_file_is_named(tmp_path, file, text):
         with pytest.raises(ValueError, match=str(folder / file)):
             report.provenance_summary([tmp_path])
     with pytest.raises(ValueError, match=str(folder)):
-        results.load_runs(tmp_path)
+        results.load_runs(tmp_path, altered="raise")
 
 
 def test_malformed_executed_notebook_is_named(tmp_path):
@@ -209,7 +209,7 @@ def test_out_of_range_cifar_label_is_named(tmp_path):
     for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch", "batches.meta"]:
         (folder / name).write_bytes(pickle.dumps(batch, protocol=2))
     with pytest.raises(ValueError, match=r"cifar10 test set \(.*test_batch\): labels must be in 0..9, found \[10\]"):
-        load_cifar("cifar10", train=False, root=tmp_path, download=False)
+        load_cifar("cifar10", train=False, root=tmp_path, download=False, checksums=md5_sums(folder))
 
 
 # --------------------------------------------------------------------------- 7. results as a pair
@@ -230,7 +230,9 @@ def test_a_save_stopped_between_the_two_files_is_detected(tmp_path, monkeypatch)
                          {"params": {"lr": 0.5}})
     monkeypatch.undo()
     with pytest.raises(ValueError, match=rf"{tmp_path / 'run'}: .*different saves"):
-        results.load_runs(tmp_path)
+        results.load_runs(tmp_path, altered="raise")
+    with pytest.warns(results.AlteredRunWarning, match="different saves"):
+        assert results.load_runs(tmp_path).empty  # never shown as recorded
 
 
 def test_run_name_is_checked_before_training(tmp_path):
@@ -311,3 +313,187 @@ def test_imagenet_bad_options_are_named(tree, tmp_path, extra, match):
     with pytest.raises(ValueError, match=match):
         main(_args(tree, tmp_path / "results", 1, *extra))
     assert not (tmp_path / "x").exists()
+
+
+# =========================================================================== issue #24: the untried classes
+def test_a_checkpoint_with_damaged_tensor_bytes_is_not_resumed_from(tmp_path, toy_data):
+    checkpoint = tmp_path / "checkpoint.pt"
+    _fit(toy_data, checkpoint)
+    weight = next(iter(torch.load(checkpoint, weights_only=True)["model"].values()))
+    data = bytearray(checkpoint.read_bytes())
+    at = bytes(data).find(weight.numpy().tobytes()[:64])
+    assert at > 0
+    data[at + 3] ^= 0x40  # one weight changed: torch.load reads the file without complaint
+    checkpoint.write_bytes(bytes(data))
+    with pytest.raises(ValueError, match=rf"checkpoint {checkpoint} is damaged: its contents differ from the SHA-256 "
+                                         rf"recorded when it was saved: delete {checkpoint}"):
+        _fit(toy_data, checkpoint, epochs=2)
+
+
+def test_metrics_edited_by_hand_are_not_shown_as_recorded(tmp_path):
+    folder = _two_runs(tmp_path)
+    (folder / "metrics.csv").write_text("epoch,test_acc\n1,99.0\n")
+    with pytest.raises(ValueError, match=rf"{folder}: metrics\.csv is not the one recorded with provenance\.json .*"
+                                         r"edited after recording"):
+        results.load_runs(tmp_path, altered="raise")
+    # what the book does: the run is left out of every table, and the status page says why
+    with pytest.warns(results.AlteredRunWarning, match=rf"left out: {folder}"):
+        shown = results.load_runs(tmp_path)
+    assert folder.name not in set(shown["run"]) and len(shown["run"].unique()) == 1
+    summary = report.provenance_summary([tmp_path]).set_index("run")
+    assert summary.loc[folder.name, "metrics"] == results.ALTERED
+    assert set(summary.drop(index=folder.name)["metrics"]) == {results.AS_RECORDED}
+
+
+@pytest.mark.parametrize("name", ["..", "../x", "a/b", "/tmp/x", "x\\y", "a\nb", "."])
+def test_run_names_that_leave_the_results_folder_are_refused(tmp_path, name):
+    with pytest.raises(ValueError, match="run_name must be a plain folder name"):
+        recorded_run({}, seed=0, device="cpu", results_dir=tmp_path / "results", run_name=name,
+                     train=lambda checkpoint: [{"epoch": 1}])
+    assert not (tmp_path / "results").exists() and sorted(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("name", ["with space", "λ3-Ünïcode", "..x"])
+def test_run_names_with_spaces_or_unicode_stay_inside(tmp_path, name):
+    recorded_run({}, seed=0, device="cpu", results_dir=tmp_path, run_name=name, train=lambda checkpoint: [{"epoch": 1}])
+    assert [p.name for p in tmp_path.iterdir()] == [name] and results.load_runs(tmp_path)["run"].tolist() == [name]
+
+
+@pytest.mark.parametrize("entry, match", [
+    ({"notebook": "mnist_harmonic_mlp", "group": "../../outside"}, r"group must be a plain folder name"),
+    ({"notebook": "mnist_harmonic_mlp", "group": "/tmp/outside"}, r"group must be a plain folder name"),
+    ({"notebook": "../notebooks/mnist_harmonic_mlp", "page": True}, r"notebook must be a notebook name"),
+    ({"notebook": "mnist_harmonic_mlp", "params": ["a.yaml"], "grid": {"dataset": ["x/../../../outside"]}},
+     r"run_name must be a plain folder name.*'a-datasetx/\.\./\.\./\.\./outside'"),
+])
+def test_plan_names_that_leave_their_folders_are_refused(tmp_path, monkeypatch, entry, match):
+    from test_plan import _profile
+
+    profile = _profile(tmp_path, monkeypatch, [entry], {"a.yaml": {"epochs": 1}})
+    with pytest.raises(ValueError, match=match):
+        plan.load_plan(profile)
+
+
+def test_a_profile_name_with_a_path_is_refused():
+    with pytest.raises(ValueError, match=r"profile must be one of \[.*'quick'.*\], got '\.\./params/quick'"):
+        plan.load_plan("../params/quick")
+
+
+@pytest.mark.parametrize("cls, params, match", [
+    (cls, {name: value}, rf"{name} must be a (positive|non-negative) (number|integer)|{name} must be a number >= 0")
+    for cls in (MLPConfig, WRNConfig)
+    for name, value in (("lr", float("nan")), ("lr", float("inf")), ("lr", 0), ("lr", 0.0), ("batch_size", 0),
+                        ("epochs", 0), ("weight_decay", float("inf")))
+] + [(cls, {"dropout": value}, "dropout must be") for cls in (MLPConfig, WRNConfig)
+     for value in (float("nan"), float("inf"), 1.0, -0.1)]
+  + [(WRNConfig, {"momentum": float("inf")}, "momentum must be a number >= 0"),
+     (WRNConfig, {"gamma": float("nan")}, "gamma must be a positive number")])
+def test_nan_inf_and_zero_parameters_are_refused(cls, params, match):
+    with pytest.raises(ValueError, match=match):
+        config_from(cls, params)
+
+
+@pytest.mark.parametrize("cls, name", [(MLPConfig, "mnsit"), (MLPConfig, "MNIST"), (WRNConfig, "cifar-10"),
+                                       (WRNConfig, "fashion_mnist")])
+def test_misspelled_dataset_names_are_refused(cls, name):
+    with pytest.raises(ValueError, match=rf"dataset must be one of \[.*\], got '{name}'"):
+        config_from(cls, {"dataset": name})
+
+
+def test_harmonic_data_at_a_partial_dataset_names_what_is_missing(tmp_path, monkeypatch):
+    from harmonic.datasets.cifar import load_image_dataset
+    from harmonic.datasets.mnist import DataUnavailableError, load_mnist
+
+    make_fake_mnist(tmp_path)
+    for name in ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"):
+        (tmp_path / "MNIST" / "raw" / name).unlink()
+    (tmp_path / "cifar-10-batches-py").mkdir()
+    (tmp_path / "cifar-10-batches-py" / "test_batch").write_bytes(b"")
+    monkeypatch.setenv("HARMONIC_DATA", str(tmp_path))
+    assert len(load_mnist(train=True, download=False)) == 20
+    with pytest.raises(DataUnavailableError, match=r"mnist test files not found: t10k-images-idx3-ubyte, "
+                                                   rf"t10k-labels-idx1-ubyte .*Put them in {tmp_path / 'MNIST' / 'raw'}"):
+        load_mnist(train=False, download=False)
+    with pytest.raises(DataUnavailableError, match=r"cifar10 files not found: batches\.meta"):
+        load_image_dataset("cifar10", train=False, download=False)
+
+
+def test_harmonic_data_at_another_dataset_is_named(tmp_path, monkeypatch):
+    from harmonic.datasets.mnist import load_mnist
+
+    raw = tmp_path / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    write_idx(raw / "t10k-images-idx3-ubyte", np.zeros((4, 32, 32)))  # 32x32 images: not MNIST's 28x28
+    write_idx(raw / "t10k-labels-idx1-ubyte", np.arange(4))
+    monkeypatch.setenv("HARMONIC_DATA", str(tmp_path))
+    with pytest.raises(ValueError, match=rf"{raw / 't10k-images-idx3-ubyte'}: images of 32x32 pixels, mnist's are "
+                                         "28x28: the file is of another dataset"):
+        load_mnist(train=False, download=False)
+
+
+def test_truncated_idx_file_is_named(tmp_path):
+    from harmonic.datasets.mnist import load_mnist
+
+    make_fake_mnist(tmp_path)
+    path = tmp_path / "MNIST" / "raw" / "t10k-images-idx3-ubyte"
+    path.write_bytes(path.read_bytes()[:-100])
+    with pytest.raises(ValueError, match=rf"{path} is damaged \(expected 7840 values for shape \(10, 28, 28\), "
+                                         r"found 7740\): delete it"):
+        load_mnist(train=False, root=tmp_path, download=False)
+
+
+def test_images_of_other_sizes_in_an_image_folder_are_resized(tmp_path):
+    from PIL import Image
+
+    from harmonic.datasets.imagefolder import image_folder_loaders
+
+    for split in ("train", "val"):
+        for label, (size, mode) in {"a": ((5, 300), "RGB"), "b": ((1, 1), "L"), "c": ((64, 48), "RGBA")}.items():
+            (tmp_path / split / label).mkdir(parents=True)
+            for i in range(2):
+                Image.new(mode, size).save(tmp_path / split / label / f"{i}.png")
+    train, val = image_folder_loaders(tmp_path, 2, image_size=16, resize=20, workers=0)
+    for loader in (train, val):
+        assert all(x.shape[1:] == (3, 16, 16) for x, _ in loader)
+
+
+@pytest.mark.parametrize("extra, match", [
+    (["--level", "3"], r"level applies only with --harmonic all, got --level with --harmonic none"),
+    (["--evaluate"], "evaluate and checkpoint go together"),
+    (["--checkpoint", "x.pth"], "evaluate and checkpoint go together"),
+    (["--convert-from", "missing.pt", "--harmonic", "all"], "convert_from: no file at missing.pt"),
+])
+def test_imagenet_conflicting_or_incomplete_options_write_nothing(tree, tmp_path, extra, match):
+    from harmonic.experiments.imagenet import main
+
+    with pytest.raises(ValueError, match=match):
+        main(_args(tree, tmp_path / "results", 1, *extra))
+    assert not (tmp_path / "results").exists()
+
+
+def test_imagenet_level_list_of_the_wrong_length_is_an_option_error(tree, tmp_path, capsys):
+    from harmonic.experiments.imagenet import main
+
+    with pytest.raises(SystemExit):
+        main(_args(tree, tmp_path / "results", 1, "--harmonic", "all", "--level", "3", "2", "1"))
+    assert "level takes 1 value or 4 (one per ResNet stage), got 3" in capsys.readouterr().err
+    assert not (tmp_path / "results").exists()
+
+
+def test_imagenet_checkpoints_of_another_network_name_the_option(tree, tmp_path):
+    from harmonic.experiments.imagenet import main
+    from harmonic.models import resnet50
+
+    foreign = tmp_path / "resnet18.pth"
+    torch.save({"conv1.weight": torch.zeros(64, 3, 7, 7), "fc.weight": torch.zeros(2, 512)}, foreign)
+    with pytest.raises(ValueError, match=rf"checkpoint: {foreign} does not fit --arch resnet50 --harmonic none "
+                                         r"\(.*\); pass the options it was trained with"):
+        main(_args(tree, tmp_path / "results", 1, "--evaluate", "--checkpoint", str(foreign)))
+    harmonic_file = tmp_path / "harmonic.pth"
+    torch.save(resnet50(harmonic="all", num_classes=2, maxpool=False).state_dict(), harmonic_file)
+    with pytest.raises(ValueError, match=rf"convert_from: {harmonic_file} is not a checkpoint of the plain resnet50 "
+                                         r"without maxpool"):
+        main(_args(tree, tmp_path / "results", 1, "--convert-from", str(harmonic_file), "--harmonic", "all"))
+    with pytest.raises(ValueError, match=r"weights do not fit resnet50\(harmonic=None"):
+        resnet50(num_classes=2, weights=harmonic_file)
+    assert not (tmp_path / "results").exists()

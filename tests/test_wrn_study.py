@@ -89,3 +89,43 @@ def test_claims_table_and_figure3_from_recorded_runs(tiny_study):
     assert profile[frequencies].sum(axis=1).round(6).eq(1.0).all()
     assert claims.loc["low-frequency", "verdict"] in (wrn_study.HOLDS, wrn_study.NOT_DISTINGUISHABLE,
                                                        wrn_study.DOES_NOT_HOLD)
+
+
+def test_study_records_the_authors_recipe_and_refuses_a_folder_of_mixed_recipes(tiny_study, tmp_path):
+    import json
+    import shutil
+
+    assert tiny_study.recipe == "authors"  # run_wrn's defaults: init "authors", reset_momentum True
+    mixed = tmp_path / "mixed"
+    for run in ("wrn-seed0", "harm-seed0"):
+        shutil.copytree(Path(tiny_study.results_dir) / run, mixed / run)
+    provenance = mixed / "harm-seed0" / "provenance.json"
+    record = json.loads(provenance.read_text())
+    record["params"].update(init="kaiming", reset_momentum=False)
+    provenance.write_text(json.dumps(record))
+    with pytest.raises(ValueError, match="mixes runs of the recipes"):
+        wrn_study.load_study(mixed)
+    # a run recorded before runs recorded their recipe is the first recipe's
+    del record["params"]["init"], record["params"]["reset_momentum"]
+    provenance.write_text(json.dumps(record))
+    (mixed / "wrn-seed0" / "provenance.json").unlink()
+    assert wrn_study.load_study(mixed).recipe == "kaiming"
+
+
+def test_initial_profile_is_the_runs_own_starting_point(tmp_path, mnist_root):
+    """A run that barely moves (lr 1e-9) records, after training, the profile it started from."""
+    from harmonic.experiments.wrn import FREQUENCY_WEIGHTS_FILE
+
+    for seed in (0, 1):
+        run_wrn(results_dir=tmp_path, run_name=f"harm-seed{seed}", data_root=str(mnist_root), dataset="fashion-mnist",
+                depth=10, widen_factor=1, harmonic="all", dropout=0.3, epochs=1, lr=1e-9, weight_decay=0.0,
+                subset=64, test_subset=64, milestones=[], progress=False, device="cpu", seed=seed)
+    study = wrn_study.load_study(tmp_path)
+    initial = wrn_study.initial_frequency_profile(study, "harm")
+    trained = wrn_study.frequency_profile(study, "harm")
+    frequencies = [c for c in initial.columns if c.startswith("(")]
+    assert len(initial) == 7 and (initial[frequencies] - trained[frequencies]).abs().max().max() < 1e-6
+    # the authors' init: every frequency starts with the same spread, so each layer's shares are near 1/9
+    # (past the stem, whose 16 weights per frequency are too few for a flat average)
+    assert (initial.loc[initial["index"] > 0, frequencies] - 1 / 9).abs().max().max() < 0.02
+    assert (tmp_path / "harm-seed0" / FREQUENCY_WEIGHTS_FILE).exists()

@@ -16,7 +16,7 @@ import pandas as pd
 from pandas.io.formats.style import Styler
 
 from harmonic.downloads import link, publish
-from harmonic.results import PROVENANCE_FILE, read_json, read_provenance
+from harmonic.results import METRICS_FILE, PROVENANCE_FILE, metrics_status, read_json, read_provenance
 
 
 def plural(n: int, word: str) -> str:
@@ -115,7 +115,9 @@ def executed_notebooks(folders: Iterable[str | os.PathLike]) -> pd.DataFrame:
 
 
 def provenance_summary(folders: Iterable[str | os.PathLike]) -> pd.DataFrame:
-    """One row per recorded run: commit, versions, hardware, device, seed, duration."""
+    """One row per recorded run: its ``folder`` (the name of the results folder it is in), commit, versions,
+    hardware, device, seed, duration, and ``metrics``: whether its metrics.csv is the one recorded
+    (:func:`harmonic.results.metrics_status`)."""
     rows = []
     for folder in map(Path, folders):
         if not folder.exists():
@@ -127,6 +129,7 @@ def provenance_summary(folders: Iterable[str | os.PathLike]) -> pd.DataFrame:
             git = record.get("git") or {}
             commit = git.get("commit") or "unknown"
             rows.append({
+                "folder": folder.name,
                 "run": str(path.parent.relative_to(folder)),
                 "started": (record.get("started") or "")[:19],
                 "seconds": record.get("duration_s"),
@@ -136,6 +139,7 @@ def provenance_summary(folders: Iterable[str | os.PathLike]) -> pd.DataFrame:
                 "torch": versions.get("torch"),
                 "python": versions.get("python"),
                 "commit": commit[:10] + ("+dirty" if git.get("dirty") else ""),
+                "metrics": metrics_status(path.parent) if path.with_name(METRICS_FILE).exists() else "missing",
             })
     return pd.DataFrame(rows)
 

@@ -264,15 +264,28 @@ def _our_settings() -> dict[str, dict[str, Any]]:
 
     import yaml
 
-    from harmonic.experiments.imagenet import build_parser
+    from harmonic.datasets.cifar import CIFAR_DATASETS
+    from harmonic.datasets.imagefolder import IMAGENET_MEAN, IMAGENET_STD
+    from harmonic.experiments.imagenet import RECIPE_FIXED, build_parser
     from harmonic.paths import REPO_ROOT
     from harmonic.experiments.wrn import WRNConfig
 
+    def triple(values: tuple[float, ...], scale: float = 1.0) -> str:
+        return "(" + ", ".join(f"{v * scale:.4g}" for v in values) + ")"
+
     common = yaml.safe_load((REPO_ROOT / "notebooks" / "params" / "paper" / "wrn" / "common.yaml").read_text())
     cifar = asdict(WRNConfig()) | common
-    imagenet = vars(build_parser().parse_args(["--data", "."]))
+    first = cifar["milestones"][0]
+    # what the code does where no parameter says it (train.make_scheduler's MultiStepLR, make_optimizer)
+    cifar["lr_drop_timing"] = (f"after epochs {', '.join(map(str, cifar['milestones']))} ({first} epochs at lr "
+                               f"{cifar['lr']:g})")
+    cifar["weight_decay_on"] = "every trained tensor (the model's parameters)"
+    spec = CIFAR_DATASETS["cifar10"]
+    cifar["normalisation"] = f"mean {triple(spec.mean, 255)}/255, std {triple(spec.std, 255)}/255"
+    imagenet = vars(build_parser().parse_args(["--data", "."])) | RECIPE_FIXED
     imagenet["lr"] = f"{imagenet['lr']:g}, ×{imagenet['gamma']:g} every {imagenet['lr_step']} epochs"
     imagenet["maxpool"] = "max-pooling" if imagenet["maxpool"] else "no max-pooling, stem stride 4"
+    imagenet["normalisation"] = f"mean {triple(IMAGENET_MEAN)}, std {triple(IMAGENET_STD)}"
     return {"CIFAR (Table 1)": cifar, "ImageNet (Table 2)": imagenet}
 
 
@@ -287,6 +300,10 @@ def training_settings(experiment: str | None = None) -> pd.DataFrame:
         if not row["param"]:
             return "—"
         found = ours[row["experiment"]].get(row["param"])
+        if row["param"] == "reset_momentum":
+            return "reset (emptied at each drop)" if found else "kept"
+        if row["param"] == "init":
+            return f"{found} (harmonic.init)"
         if isinstance(found, bool):
             return "on" if found else "off"
         if isinstance(found, (list, tuple)):

@@ -13,10 +13,16 @@ seed of ``b``, and is *not distinguishable* otherwise; "comparable" holds when t
 seeds on a side there is no range: *too few seeds to judge*.
 For the conversion claims, which compare networks made from the same trained model, the per-seed
 differences are used: the claim holds when every seed's difference has the claimed sign.
+
+The study is recorded under two training recipes (:data:`RECIPES`): the authors' (their initial
+weights and a momentum reset at each learning-rate drop, profile ``wrn-study``) and the
+companion's first one (``wrn-study-kaiming``). :func:`sensitivity_table` sets each claim's verdict
+under both side by side; a folder never mixes recipes (:func:`load_study` refuses it).
 """
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
 from typing import Any, Iterable
@@ -33,13 +39,17 @@ __all__ = [
     "HOLDS",
     "NOT_DISTINGUISHABLE",
     "DOES_NOT_HOLD",
+    "RECIPES",
     "claims_table",
     "conversion_summary",
+    "load_recipe",
     "describe_errors",
     "FIGURE4_ROWS",
     "figure4_points",
     "frequency_profile",
+    "initial_frequency_profile",
     "load_study",
+    "row_runs",
     "low_frequency_share",
     "small_table1",
     "verdict",
@@ -51,17 +61,51 @@ TOO_FEW_SEEDS = "too few seeds to judge"
 NOT_JUDGED = "shown, not judged"
 
 
+#: The recipes the study is recorded under: name -> (profile and group of its runs, what it is).
+RECIPES: dict[str, tuple[str, str]] = {
+    "authors": ("wrn-study", "the authors' recipe: their initial weights, momentum reset at each lr drop"),
+    "kaiming": ("wrn-study-kaiming", "the first recipe: Kaiming-equivalent harmonic blocks, momentum kept"),
+}
+
+
 @dataclass
 class Study:
-    """The recorded study: one row per training run (final epoch) and the conversion runs' metrics."""
+    """The recorded study: one row per training run (final epoch) and the conversion runs' metrics,
+    all of one ``recipe`` (a key of :data:`RECIPES`; None when nothing is recorded)."""
 
     final: pd.DataFrame
     conversions: pd.DataFrame
     results_dir: str
+    recipe: str | None = None
+
+
+def _recipe_of(params: dict[str, Any]) -> str:
+    """The :data:`RECIPES` name of a run's recorded ``init`` and ``reset_momentum`` (runs recorded before
+    those were: :data:`~harmonic.experiments.wrn.RECIPE_UNRECORDED`)."""
+    from harmonic.experiments.wrn import RECIPE_UNRECORDED
+
+    init = params.get("init", RECIPE_UNRECORDED["init"])
+    reset = params.get("reset_momentum", RECIPE_UNRECORDED["reset_momentum"])
+    for name, wanted in (("authors", ("authors", True)), ("kaiming", ("kaiming", False))):
+        if (init, bool(reset)) == wanted:
+            return name
+    return f"init={init}, reset_momentum={reset}"
+
+
+def _recipes(runs: pd.DataFrame, key: str) -> pd.Series:
+    """Per run, its recipe: from ``param_init`` / ``param_reset_momentum`` (or, for conversion runs,
+    from the recorded parameters of their source run, ``key="param_source_params"``)."""
+    def params(row: pd.Series) -> dict[str, Any]:
+        if key == "param_source_params":  # load_runs keeps a dict parameter as JSON text
+            return json.loads(row[key]) if isinstance(row[key], str) else {}
+        return {name: row[f"param_{name}"] for name in ("init", "reset_momentum")
+                if f"param_{name}" in row and pd.notna(row[f"param_{name}"])}
+
+    return runs.apply(lambda row: _recipe_of(params(row)), axis=1) if not runs.empty else pd.Series(dtype=str)
 
 
 def load_study(results_dir: str | os.PathLike) -> Study:
-    """Read every run below ``results_dir`` (the ``wrn-study`` group folder)."""
+    """Read every run below ``results_dir`` (a study group folder); its runs must share one recipe."""
     runs = load_runs(results_dir)
     if runs.empty:
         return Study(pd.DataFrame(), pd.DataFrame(), str(results_dir))
@@ -69,7 +113,22 @@ def load_study(results_dir: str | os.PathLike) -> Study:
     training = runs[~is_conversion]
     final = last_epoch(training) if not training.empty else training
     final = final.assign(error=100.0 - final["test_acc"]) if not final.empty else final
-    return Study(final.reset_index(drop=True), runs[is_conversion].reset_index(drop=True), str(results_dir))
+    found = set(_recipes(final, "")) | set(_recipes(runs[is_conversion], "param_source_params"))
+    if len(found) > 1:
+        raise ValueError(f"results_dir {results_dir} mixes runs of the recipes {sorted(found)}: "
+                         "keep each recipe's runs in its own folder (its own profile)")
+    return Study(final.reset_index(drop=True), runs[is_conversion].reset_index(drop=True), str(results_dir),
+                 found.pop() if found else None)
+
+
+def load_recipe(recipe: str) -> Study:
+    """The study recorded under ``recipe`` (a key of :data:`RECIPES`), found from its profile's plan."""
+    from harmonic.plan import group_dir
+
+    if recipe not in RECIPES:
+        raise ValueError(f"recipe must be one of {sorted(RECIPES)}, got {recipe!r}")
+    profile = RECIPES[recipe][0]
+    return load_study(group_dir(profile, profile))
 
 
 def _widest(study: Study) -> float:
@@ -167,11 +226,19 @@ def verdict(a: Iterable[float], relation: str, b: Iterable[float], paired: bool 
     return HOLDS if wanted else DOES_NOT_HOLD if opposite else NOT_DISTINGUISHABLE
 
 
-def _row_runs(study: Study, row: str) -> pd.DataFrame:
+def row_runs(study: Study, row: str) -> pd.DataFrame:
     """The study's runs of the Table 1 row ``row`` (a key of the paper file's ``row`` column)."""
     paper = reported(TABLE1_FILE).set_index("row")
     widest = _widest(study)
     return _runs_of(study.final, _row_config(paper.loc[row], widest))
+
+
+def _normalise(table: pd.DataFrame) -> pd.DataFrame:
+    """A Figure 3 table with each layer's weights divided by their sum (columns ``layer``, ``index``, frequencies)."""
+    columns = [c for c in table.columns if c.startswith("(")]
+    table = table.copy()
+    table[columns] = table[columns].div(table[columns].sum(axis=1), axis=0)
+    return table[["layer", "index", *columns]]
 
 
 def _normalised_weights(run: pd.Series) -> pd.DataFrame:
@@ -185,19 +252,38 @@ def _normalised_weights(run: pd.Series) -> pd.DataFrame:
         table = pd.read_csv(path)
     except (OSError, pd.errors.ParserError) as error:
         raise ValueError(f"{path} could not be read as a Figure 3 table ({error}); rerun that run to rewrite it") from error
-    columns = [c for c in table.columns if c.startswith("(")]
-    table[columns] = table[columns].div(table[columns].sum(axis=1), axis=0)
-    return table[["layer", "index", *columns]]
+    return _normalise(table)
+
+
+def _initial_weights(run: pd.Series) -> pd.DataFrame:
+    """The Figure 3 table of a run's network as it started: rebuilt from its recorded parameters and seed
+    (:func:`harmonic.experiments.wrn.build_model` draws the same initial weights as the run did)."""
+    from pathlib import Path
+
+    from harmonic.experiments.wrn import build_model, frequency_weights, recorded_config
+    from harmonic.results import PROVENANCE_FILE, read_provenance
+
+    params = read_provenance(Path(run["results_dir"]) / run["run"] / PROVENANCE_FILE).get("params") or {}
+    return _normalise(frequency_weights(build_model(recorded_config(params))))
+
+
+def _mean_profile(tables: list[pd.DataFrame]) -> pd.DataFrame:
+    if not tables:
+        return pd.DataFrame()
+    return pd.concat(tables).groupby(["index", "layer"], sort=True).mean().reset_index()
 
 
 def frequency_profile(study: Study, row: str = "harm") -> pd.DataFrame:
     """Figure 3 data for one Table 1 row: the mean absolute weight per DCT frequency of every
-    harmonic layer, each layer normalised to sum to 1, averaged over the row's seeds.
+    harmonic layer after training, each layer normalised to sum to 1, averaged over the row's seeds.
     Columns: ``layer``, ``index`` and one per frequency ``"(u,v)"``."""
-    tables = [_normalised_weights(run) for _, run in _row_runs(study, row).iterrows()]
-    if not tables:
-        return pd.DataFrame()
-    return pd.concat(tables).groupby(["index", "layer"], sort=True).mean().reset_index()
+    return _mean_profile([_normalised_weights(run) for _, run in row_runs(study, row).iterrows()])
+
+
+def initial_frequency_profile(study: Study, row: str = "harm") -> pd.DataFrame:
+    """:func:`frequency_profile` of the same runs at step 0 (their initial weights, rebuilt from each
+    run's recorded parameters and seed): what training changed is the difference between the two."""
+    return _mean_profile([_initial_weights(run) for _, run in row_runs(study, row).iterrows()])
 
 
 def low_frequency_share(profile: pd.DataFrame, max_order: int = 1) -> pd.Series:
@@ -244,7 +330,7 @@ def conversion_summary(study: Study) -> pd.DataFrame:
 
 def _low_frequency_verdict(study: Study, row: str) -> tuple[str, str]:
     """Per seed: is the low-frequency share of the last residual group above that of the first?"""
-    shares = [_group_shares(_normalised_weights(run)) for _, run in _row_runs(study, row).iterrows()]
+    shares = [_group_shares(_normalised_weights(run)) for _, run in row_runs(study, row).iterrows()]
     if not shares:
         return "not run yet", "not run yet"
     first, last = [s.iloc[0] for s in shares], [s.iloc[-1] for s in shares]

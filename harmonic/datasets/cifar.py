@@ -8,6 +8,12 @@ a 32×32 image in row-major order; labels are ``labels`` (CIFAR-10) or
 tensor, converts to float and normalises once, like :mod:`harmonic.datasets.mnist` does
 for MNIST.
 
+Every file is checked against its published MD5 sum (the table torchvision uses) before it is
+read, and read by a restricted unpickler (:mod:`harmonic.datasets.integrity`) that builds only
+dicts, lists, bytes/str, numbers and numpy arrays: a file named like a CIFAR batch cannot run
+code. Files you made yourself (a subset, the tests' tiny files) are read with their own sums
+(``checksums``).
+
 Where the data lives: ``root`` argument > ``$HARMONIC_DATA`` > ``~/.cache/harmonic``
 (:func:`harmonic.datasets.mnist.data_root`), in torchvision's layout
 ``<root>/cifar-10-batches-py/`` and ``<root>/cifar-100-python/``. Missing files
@@ -22,16 +28,16 @@ whole batch at once with indices drawn from a ``torch.Generator``, so that
 from __future__ import annotations
 
 import os
-import pickle
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch.utils.data import TensorDataset
 
+from harmonic.datasets.integrity import check_md5, restricted_load
 from harmonic.datasets.mnist import DATA_ENV, check_labels, data_root, ensure_files, fixed_subset
 from harmonic.datasets.registry import DATASETS, dataset_spec, load
 
@@ -64,6 +70,8 @@ class CifarSpec:
     mean: tuple[float, float, float]
     std: tuple[float, float, float]
     torchvision_class: str
+    #: Published MD5 sum of each file (torchvision/datasets/cifar.py's table).
+    md5: Mapping[str, str]
 
 
 CIFAR_DATASETS: dict[str, CifarSpec] = {
@@ -73,11 +81,17 @@ CIFAR_DATASETS: dict[str, CifarSpec] = {
         tuple(f"data_batch_{i}" for i in range(1, 6)), ("test_batch",), "batches.meta",
         "labels", "label_names",
         (125.3 / 255, 123.0 / 255, 113.9 / 255), (63.0 / 255, 62.1 / 255, 66.7 / 255), "CIFAR10",
+        {"data_batch_1": "c99cafc152244af753f735de768cd75f", "data_batch_2": "d4bba439e000b95fd0a9bffe97cbabec",
+         "data_batch_3": "54ebc095f3ab1f0389bbae665268c751", "data_batch_4": "634d18415352ddfa80567beed471001a",
+         "data_batch_5": "482c414d41f54cd18b22e5b47cb7c3cb", "test_batch": "40351d587109b95175f43aff81a1287e",
+         "batches.meta": "5ff9c542aee3614f3951f8cda6e48888"},
     ),
     "cifar100": CifarSpec(
         "cifar100", "cifar-100-python", "cifar-100-python.tar.gz", ("train",), ("test",), "meta",
         "fine_labels", "fine_label_names",
         (129.3 / 255, 124.1 / 255, 112.4 / 255), (68.2 / 255, 65.4 / 255, 70.4 / 255), "CIFAR100",
+        {"train": "16019d7e3df5f24257cddd939b257f8d", "test": "f0ef6b0ae62326f3e7ffdfab6717acfc",
+         "meta": "7973b15100ade9c7d40fb424638fde48"},
     ),
 }
 
@@ -88,19 +102,27 @@ def _spec(name: str) -> CifarSpec:
     return CIFAR_DATASETS[name]
 
 
-def _unpickle(path: Path) -> dict[str, Any]:
-    """A CIFAR pickle as a dict with ``str`` keys (the files are Python 2 pickles with byte keys)."""
-    with open(path, "rb") as handle:
-        obj = pickle.load(handle, encoding="bytes")
+def _unpickle(path: Path, md5: str | None = None) -> dict[str, Any]:
+    """A CIFAR pickle as a dict with ``str`` keys (the files are Python 2 pickles with byte keys),
+    read by :func:`~harmonic.datasets.integrity.restricted_load` after its MD5 sum is checked
+    against ``md5`` (None: not checked)."""
+    if md5 is not None:
+        check_md5(path, md5, "CIFAR file")
+    obj = restricted_load(path, encoding="bytes")
     if not isinstance(obj, dict):
         raise ValueError(f"{path} is not a CIFAR pickle (expected a dict, got {type(obj).__name__})")
     return {k.decode("latin1") if isinstance(k, bytes) else k: v for k, v in obj.items()}
 
 
-def read_cifar_batch(path: str | os.PathLike, label_key: str = "labels") -> tuple[torch.Tensor, torch.Tensor]:
-    """One CIFAR batch file as uint8 images ``(N, 3, 32, 32)`` (RGB planes) and int64 labels."""
+def read_cifar_batch(
+    path: str | os.PathLike, label_key: str = "labels", md5: str | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """One CIFAR batch file as uint8 images ``(N, 3, 32, 32)`` (RGB planes) and int64 labels.
+
+    ``md5``: the file's expected MD5 sum, checked before it is read (None: not checked; the
+    restricted unpickler applies either way)."""
     path = Path(path)
-    batch = _unpickle(path)
+    batch = _unpickle(path, md5)
     if "data" not in batch or label_key not in batch:
         raise ValueError(f"{path}: expected keys 'data' and {label_key!r}, found {sorted(batch)}")
     data = np.asarray(batch["data"], dtype=np.uint8)
@@ -108,6 +130,14 @@ def read_cifar_batch(path: str | os.PathLike, label_key: str = "labels") -> tupl
     if data.ndim != 2 or data.shape[1] != 3 * 32 * 32 or data.shape[0] != labels.shape[0]:
         raise ValueError(f"{path}: data {data.shape} and {label_key} {labels.shape} are not (N, 3072) and (N,)")
     return torch.from_numpy(data.reshape(-1, 3, 32, 32).copy()), torch.from_numpy(labels)
+
+
+def _md5(spec: CifarSpec, file: str, checksums: Mapping[str, str] | None) -> str:
+    """The MD5 sum ``file`` must have: from ``checksums`` where given, else the published one."""
+    sums = spec.md5 if checksums is None else checksums
+    if file not in sums:
+        raise ValueError(f"checksums must give the MD5 sum of every file read, got none for {file!r}")
+    return sums[file]
 
 
 def _folder(spec: CifarSpec, root: Path) -> Path:
@@ -150,6 +180,7 @@ def load_cifar(
     root: str | os.PathLike | None = None,
     subset: int | None = None,
     download: bool = True,
+    checksums: Mapping[str, str] | None = None,
 ) -> TensorDataset:
     """CIFAR-10 or CIFAR-100 as a normalised ``TensorDataset`` of (N,3,32,32) floats and int64 labels.
 
@@ -157,12 +188,14 @@ def load_cifar(
     ``train``/``test``), converted from uint8 once and normalised with the
     per-channel mean/std of :data:`CIFAR_DATASETS`. ``subset`` keeps a fixed
     random sample (see :func:`fixed_subset`). CIFAR-100 labels are the 100 fine labels.
+    Each file must have its published MD5 sum, or the one ``checksums`` gives for its name
+    (files you made yourself); the check is never skipped.
     """
     spec = _spec(name)
     folder = _locate(spec, root, train, download)
     parts = []
     for file in spec.train_files if train else spec.test_files:
-        parts.append(read_cifar_batch(folder / file, spec.label_key))
+        parts.append(read_cifar_batch(folder / file, spec.label_key, _md5(spec, file, checksums)))
         check_labels(parts[-1][1], DATASETS[name].num_classes,
                      f"{name} {'training' if train else 'test'} set ({folder / file})")
     images = torch.cat([p[0] for p in parts])
@@ -176,10 +209,11 @@ def load_cifar(
     return TensorDataset(x, labels)
 
 
-def cifar_classes(name: str = "cifar10", root: str | os.PathLike | None = None, download: bool = True) -> list[str]:
-    """Class names in label order, from ``batches.meta`` / ``meta``."""
+def cifar_classes(name: str = "cifar10", root: str | os.PathLike | None = None, download: bool = True,
+                  checksums: Mapping[str, str] | None = None) -> list[str]:
+    """Class names in label order, from ``batches.meta`` / ``meta`` (``checksums`` as in :func:`load_cifar`)."""
     spec = _spec(name)
-    meta = _unpickle(_locate(spec, root, False, download) / spec.meta_file)
+    meta = _unpickle(_locate(spec, root, False, download) / spec.meta_file, _md5(spec, spec.meta_file, checksums))
     return [n.decode("utf-8") if isinstance(n, bytes) else str(n) for n in meta[spec.names_key]]
 
 

@@ -221,8 +221,12 @@ def load_idx_dataset(
     )
     images = torch.from_numpy(read_idx(paths[0]).copy())
     labels = torch.from_numpy(read_idx(paths[1]).astype(np.int64))
-    if images.ndim != 3 or labels.shape[0] != images.shape[0]:
+    if images.ndim != 3 or labels.ndim != 1 or labels.shape[0] != images.shape[0]:
         raise ValueError(f"{paths[0]} / {paths[1]}: images {tuple(images.shape)} and labels {tuple(labels.shape)} do not match")
+    size = dataset_spec(dataset).image_size
+    if images.shape[1:] != (size, size):
+        raise ValueError(f"{paths[0]}: images of {images.shape[1]}x{images.shape[2]} pixels, {dataset}'s are {size}x{size}: "
+                         "the file is of another dataset; replace it with the original")
     check_labels(labels, dataset_spec(dataset).num_classes, f"{dataset} {'training' if train else 'test'} set ({paths[1]})")
     keep = fixed_subset(len(labels), subset)
     if keep is not None:

@@ -1,5 +1,9 @@
 """Checkpoints of a run: written atomically, read without unpickling code, resumed only by the same run.
 
+Every checkpoint holds the SHA-256 of its own contents (:data:`CHECKSUM_KEY`, :func:`state_digest`):
+``torch.load`` reads a file whose tensor bytes were damaged without complaint, so a damaged
+checkpoint is recognised by its digest and never resumed from.
+
 A checkpoint (:func:`training_state`) holds the model, optimizer and scheduler states, the
 metrics so far, the seed and the run's configuration; :func:`resume_training` loads it back
 after :func:`check_resume` has compared the configurations (a larger ``epochs`` continues a
@@ -8,6 +12,7 @@ run). Used by :func:`harmonic.experiments.train.fit` and by the ImageNet script.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import os
 import pickle
@@ -19,25 +24,55 @@ from torch import nn
 
 from harmonic.results import atomic_write_bytes
 
-__all__ = ["RESUME_IGNORED", "CheckpointError", "check_resume", "load_checkpoint", "plain", "resume_training",
-           "save_checkpoint", "trained_epochs", "training_state"]
+__all__ = ["CHECKSUM_KEY", "RESUME_IGNORED", "CheckpointError", "check_resume", "load_checkpoint", "plain", "resume_training",
+           "save_checkpoint", "state_digest", "trained_epochs", "training_state"]
 
 #: Configuration keys a resumed run may change: where it runs, not what it computes.
 RESUME_IGNORED = ("device",)
+#: Key of a checkpoint holding the :func:`state_digest` of the rest of it.
+CHECKSUM_KEY = "sha256"
 
 
 class CheckpointError(ValueError):
     """A checkpoint that cannot be used for this run; the message names it and the way out."""
 
 
+def _feed(digest: Any, value: Any) -> None:
+    """Add ``value`` (tensors, mappings, sequences and plain values, nested) to ``digest``."""
+    if isinstance(value, torch.Tensor):
+        tensor = value.detach().cpu().contiguous()
+        digest.update(f"T{tensor.dtype}{tuple(tensor.shape)}".encode())
+        digest.update(tensor.reshape(-1).view(torch.uint8).numpy())
+    elif isinstance(value, Mapping):
+        digest.update(f"M{len(value)}".encode())
+        for key, item in value.items():
+            _feed(digest, key)
+            _feed(digest, item)
+    elif isinstance(value, (list, tuple)):
+        digest.update(f"L{len(value)}".encode())
+        for item in value:
+            _feed(digest, item)
+    else:
+        digest.update(f"{type(value).__name__}:{value!r};".encode())
+
+
+def state_digest(state: Mapping[str, Any]) -> str:
+    """SHA-256 of a checkpoint's contents (every tensor's dtype, shape and bytes, every other
+    value), leaving out :data:`CHECKSUM_KEY`: the same before saving and after loading."""
+    digest = hashlib.sha256()
+    _feed(digest, {key: value for key, value in state.items() if key != CHECKSUM_KEY})
+    return digest.hexdigest()
+
+
 def save_checkpoint(path: str | os.PathLike, state: Mapping[str, Any]) -> None:
-    """``torch.save`` to ``path`` atomically (the previous checkpoint survives a crash).
+    """``torch.save`` to ``path`` atomically (the previous checkpoint survives a crash), with the
+    :func:`state_digest` of ``state`` under :data:`CHECKSUM_KEY`.
 
     ``state`` should hold only what :func:`load_checkpoint` reads back: tensors, dicts,
     lists, tuples, numbers, strings, booleans and None.
     """
     buffer = io.BytesIO()
-    torch.save(dict(state), buffer)
+    torch.save({**state, CHECKSUM_KEY: state_digest(state)}, buffer)
     atomic_write_bytes(path, buffer.getvalue())
 
 
@@ -45,8 +80,9 @@ def load_checkpoint(path: str | os.PathLike, map_location: Any = None) -> dict[s
     """A checkpoint written by :func:`save_checkpoint`, read with ``torch.load(weights_only=True)``.
 
     Nothing but tensors and plain data is unpickled (a crafted file cannot run code).
-    A damaged, truncated or foreign file raises :class:`CheckpointError` naming ``path``
-    and the way out: delete it to start the run over.
+    A damaged, truncated or foreign file, or one whose contents differ from the digest it
+    was saved with, raises :class:`CheckpointError` naming ``path`` and the way out: delete
+    it to start the run over. Checkpoints written before they held a digest load unchecked.
     """
     way_out = f"delete {path} to start the run over"
     try:
@@ -63,6 +99,9 @@ def load_checkpoint(path: str | os.PathLike, map_location: Any = None) -> dict[s
                               f"it is truncated or damaged: {way_out}") from None
     if not isinstance(state, dict):
         raise CheckpointError(f"checkpoint {path} is not a checkpoint (a dict), got {type(state).__name__}: {way_out}")
+    if CHECKSUM_KEY in state and state.pop(CHECKSUM_KEY) != state_digest(state):
+        raise CheckpointError(f"checkpoint {path} is damaged: its contents differ from the SHA-256 recorded when it "
+                              f"was saved: {way_out}")
     return state
 
 

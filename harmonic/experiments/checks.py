@@ -8,6 +8,7 @@ the ImageNet command line (:mod:`harmonic.experiments.imagenet`) and the trainin
 from __future__ import annotations
 
 import argparse
+import math
 import numbers
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -28,11 +29,11 @@ def check_int(name: str, value: Any, minimum: int = 1, *, optional: bool = False
 
 def check_number(name: str, value: Any, minimum: float = 0.0, *, strict: bool = True,
                  optional: bool = False) -> None:
-    """``value`` must be a real number > ``minimum`` (>= with ``strict=False``), or None where
-    ``optional``; a ValueError naming ``name`` otherwise."""
+    """``value`` must be a finite real number (not NaN or infinite) > ``minimum`` (>= with
+    ``strict=False``), or None where ``optional``; a ValueError naming ``name`` otherwise."""
     if optional and value is None:
         return
-    ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and value == value  # not NaN
+    ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
     if not ok or (value <= minimum if strict else value < minimum):
         if minimum == 0:
             expected = "a positive number" if strict else "a number >= 0"

@@ -52,6 +52,7 @@ For smoke tests: ``--image-size``, ``--val-resize``, ``--max-steps-per-epoch``,
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -67,6 +68,7 @@ from torch.utils.data import DataLoader
 
 from harmonic import results
 from harmonic.datasets.imagefolder import image_folder_loaders
+from harmonic.locking import folder_lock
 from harmonic.paths import BUILD
 from harmonic.init import INITS
 from harmonic.experiments.checks import check_imagenet_args, parse_level
@@ -269,7 +271,11 @@ def _converted_model(args: argparse.Namespace, spec: dict[str, Any]) -> nn.Modul
     from harmonic.models.resnet import RESNET_STAGES
 
     kwargs = {k: v for k, v in spec["kwargs"].items() if k not in ("harmonic", "level", "stem_spectral_bn")}
-    plain = getattr(models, spec["arch"])(**kwargs, weights=args.convert_from)
+    try:
+        plain = getattr(models, spec["arch"])(**kwargs, weights=args.convert_from)
+    except ValueError as error:
+        raise ValueError(f"convert_from: {args.convert_from} is not a checkpoint of the plain {spec['arch']} "
+                         f"without maxpool that --harmonic all converts ({_brief(error)})") from None
     level = spec["kwargs"]["level"]
     per_stage = level if isinstance(level, tuple) else (level,) * len(RESNET_STAGES)
     levels = {stage: value for stage, value in zip(RESNET_STAGES, per_stage, strict=True) if value is not None}
@@ -280,11 +286,16 @@ def _evaluate(args: argparse.Namespace, env: DistEnv) -> list[dict[str, Any]]:
     """``--evaluate``: validate ``--checkpoint`` and record one row (epoch 0) like a run."""
     from harmonic.pretrained import load_weights
 
-    run_name = args.run_name or "evaluate-" + Path(args.checkpoint).stem
+    run_name = _run_name(args)
     _, val_loader, num_classes = _loaders(args, env)
     spec = _model_spec(args, num_classes)
     model = _build_model(spec)
-    model.load_state_dict(load_weights(args.checkpoint), strict=True)
+    try:
+        model.load_state_dict(load_weights(args.checkpoint), strict=True)
+    except RuntimeError as error:  # missing, unexpected or mis-shaped weights
+        raise ValueError(f"checkpoint: {args.checkpoint} does not fit --arch {args.arch} --harmonic {args.harmonic}"
+                         f"{' --maxpool' if args.maxpool else ''} ({_brief(error)}); pass the options it was "
+                         "trained with") from None
     model.to(env.device)
     started, clock = results.now_utc(), time.perf_counter()
     val = _run_epoch(model, val_loader, env, optimizer=None, max_steps=args.max_val_steps, amp=args.amp)
@@ -304,6 +315,21 @@ def _record(args: argparse.Namespace, env: DistEnv, run_name: str, history: list
         record = results.provenance(params, seed=args.seed, device=env.device.type, started=started,
                                     duration_s=time.perf_counter() - clock)
         results.save_run(args.results_dir, run_name, history, record | extra)
+
+
+def _brief(error: Exception, limit: int = 400) -> str:
+    """The first line of ``error``'s message, at most ``limit`` characters (key lists can be long)."""
+    text = next(iter(str(error).splitlines()), "")
+    return text if len(text) <= limit else text[:limit] + " ..."
+
+
+def _run_name(args: argparse.Namespace) -> str:
+    """``--run-name``, or the default: ``evaluate-<checkpoint stem>`` or :func:`run_name_for`."""
+    if args.run_name:
+        return args.run_name
+    if args.evaluate:
+        return "evaluate-" + Path(args.checkpoint).stem
+    return run_name_for(args.arch, args.harmonic, args.level, args.maxpool)
 
 
 def _build_model(spec: dict[str, Any]) -> nn.Module:
@@ -333,8 +359,9 @@ def main(argv: Sequence[str] | None = None) -> list[dict[str, Any]]:
         parser.error(f"--model-kwargs must be a JSON object, got {args.model_kwargs!r}")
     check_imagenet_args(args)
     env = setup_distributed(args.device)
-    try:
-        return _evaluate(args, env) if args.evaluate else _train(args, env)
+    try:  # rank 0 writes the run folder: one such process at a time (harmonic.locking)
+        with folder_lock(Path(args.results_dir) / _run_name(args)) if env.main else contextlib.nullcontext():
+            return _evaluate(args, env) if args.evaluate else _train(args, env)
     finally:
         if env.distributed and dist.is_initialized():
             dist.destroy_process_group()
@@ -348,7 +375,7 @@ def _train(args: argparse.Namespace, env: DistEnv) -> list[dict[str, Any]]:
     tensors (a sampler to reshuffle, a generator per rank to seed), validation runs on the bare
     model (DDP's forward would wait for the other ranks on uneven shards), a converted network
     first records an epoch 0, and the results folder is rewritten by rank 0 every epoch."""
-    run_name = args.run_name or run_name_for(args.arch, args.harmonic, args.level, args.maxpool)
+    run_name = _run_name(args)
     folder = Path(args.results_dir) / run_name
     checkpoint_path = folder / CHECKPOINT_FILE
     train_loader, val_loader, num_classes = _loaders(args, env)

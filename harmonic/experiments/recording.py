@@ -5,11 +5,14 @@ Every experiment of the book (the MLP runs, the WRN runs, the conversion check) 
 (:func:`harmonic.results.provenance`) and writes ``metrics.csv`` + ``provenance.json``
 (:func:`harmonic.results.save_run`). ``plan`` is what the pipeline says the run is
 (``{"profile", "group", "variant", "point"}``, see :mod:`harmonic.plan`); it is kept in the
-provenance, so readers take a run's variant from the run itself.
+provenance, so readers take a run's variant from the run itself. The run folder is locked
+(:func:`harmonic.locking.folder_lock`) from before training until its files are written: a second
+process writing the same run is refused at once, and an unwritable folder is found before training.
 """
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -18,6 +21,7 @@ from typing import Any, Callable, Mapping, Optional
 import pandas as pd
 
 from harmonic import results
+from harmonic.locking import folder_lock
 
 __all__ = ["LABEL_KEYS", "RunResult", "check_plan", "config_from", "item_run_name", "recorded_run"]
 
@@ -81,20 +85,22 @@ def recorded_run(
     """Time ``train(checkpoint_path)`` and save its metrics with provenance (and ``plan``, if given).
 
     With ``results_dir=None`` nothing is written (exploration in a notebook). ``run_name`` and
-    ``plan`` are checked before anything is trained or written.
+    ``plan`` are checked before anything is trained or written; the run folder is locked while
+    it trains and writes (:func:`harmonic.locking.folder_lock`).
     """
     if results_dir is not None and not run_name:
         raise ValueError("run_name must be given when results_dir is set")
     folder = Path(results_dir) / results.check_run_name(run_name) if results_dir is not None else None
     plan = check_plan(plan)
     checkpoint = folder / "checkpoint.pt" if folder is not None else None
-    started_at = results.now_utc()
-    clock = time.perf_counter()
-    history = train(checkpoint)
-    record = results.provenance(params, seed=seed, device=device, started=started_at,
-                                duration_s=time.perf_counter() - clock)
-    if plan is not None:
-        record["plan"] = plan
-    if folder is not None:
-        results.save_run(results_dir, run_name, history, record)
+    with folder_lock(folder) if folder is not None else contextlib.nullcontext():
+        started_at = results.now_utc()
+        clock = time.perf_counter()
+        history = train(checkpoint)
+        record = results.provenance(params, seed=seed, device=device, started=started_at,
+                                    duration_s=time.perf_counter() - clock)
+        if plan is not None:
+            record["plan"] = plan
+        if folder is not None:
+            results.save_run(results_dir, run_name, history, record)
     return RunResult(pd.DataFrame(history), folder, record)

@@ -22,7 +22,7 @@ emptied, at every learning-rate drop (``reset_momentum=True``). ``init="kaiming"
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any, Mapping, Optional, Sequence, Union
 
@@ -40,10 +40,13 @@ from harmonic.utils import count_parameters
 __all__ = [
     "FREQUENCY_WEIGHTS_FILE",
     "MODEL_FILE",
+    "RECIPE_UNRECORDED",
     "WRNConfig",
     "WRNRunResult",
+    "build_model",
     "frequency_label",
     "frequency_weights",
+    "recorded_config",
     "run_wrn",
     "save_frequency_weights",
 ]
@@ -54,6 +57,10 @@ FREQUENCY_WEIGHTS_FILE = "frequency_weights.csv"
 MODEL_FILE = "model.pt"
 
 Level = Union[None, int, Sequence[Optional[int]]]
+
+#: The recipe of WRN runs recorded before runs recorded ``init`` and ``reset_momentum`` (before f32965d):
+#: the code then had only this initialisation and kept the momentum across learning-rate drops.
+RECIPE_UNRECORDED: dict[str, Any] = {"init": "kaiming", "reset_momentum": False}
 
 
 @dataclass
@@ -177,6 +184,27 @@ def save_frequency_weights(model_or_table: nn.Module | pd.DataFrame, folder: str
     return results.atomic_write_text(Path(folder) / FREQUENCY_WEIGHTS_FILE, table.to_csv(index=False))
 
 
+def recorded_config(params: Mapping[str, Any]) -> WRNConfig:
+    """The :class:`WRNConfig` of a recorded run's ``params`` (provenance.json), with
+    :data:`RECIPE_UNRECORDED` for a run recorded before its recipe was."""
+    names = {f.name for f in fields(WRNConfig)}
+    return WRNConfig(**(RECIPE_UNRECORDED | {k: v for k, v in params.items() if k in names}))
+
+
+def build_model(config: WRNConfig) -> nn.Module:
+    """The network of ``config`` as its run starts: torch seeded with ``config.seed``, then built
+    (the same initial weights as :func:`run_wrn`'s, e.g. for the initial Figure 3 profile)."""
+    from harmonic.models import wrn  # model code lives in harmonic.models
+
+    info = image_dataset_info(config.dataset)
+    seed_everything(config.seed)
+    return wrn(
+        config.depth, config.widen_factor, num_classes=info.num_classes, dropout=config.dropout,
+        harmonic=config.harmonic, level=config.level, in_channels=info.in_channels,
+        stem_spectral_bn=config.stem_spectral_bn, init=config.init,
+    )
+
+
 def run_wrn(
     results_dir: str | Path | None = None,
     run_name: str | None = None,
@@ -202,22 +230,15 @@ def run_wrn(
     resumes from it. The recorded parameters include ``n_parameters``; harmonic
     networks also get ``frequency_weights.csv`` (see :func:`frequency_weights`).
     ``save_model=True`` also writes the trained ``state_dict`` as ``model.pt`` (:data:`MODEL_FILE`;
-    loadable with ``torch.load(..., weights_only=True)``), e.g. for converting it later.
+    read with :func:`~harmonic.experiments.checkpoints.load_checkpoint`, which checks its SHA-256), e.g. for
+    converting it later.
     ``plan``: what the pipeline says the run is (kept in its provenance, see :mod:`harmonic.plan`).
     """
-    from harmonic.models import wrn  # model code lives in harmonic.models
-
     config: WRNConfig = config_from(WRNConfig, params)
-    info = image_dataset_info(config.dataset)
     device = str(select_device(config.device))
     train_set = load_image_dataset(config.dataset, train=True, root=data_root, subset=config.subset)
     test_set = load_image_dataset(config.dataset, train=False, root=data_root, subset=config.test_subset)
-    seed_everything(config.seed)
-    model = wrn(
-        config.depth, config.widen_factor, num_classes=info.num_classes, dropout=config.dropout,
-        harmonic=config.harmonic, level=config.level, in_channels=info.in_channels,
-        stem_spectral_bn=config.stem_spectral_bn, init=config.init,
-    )
+    model = build_model(config)
     optimizer = make_optimizer(model, "sgd", lr=config.lr, weight_decay=config.weight_decay,
                                momentum=config.momentum, nesterov=config.nesterov)
     scheduler = make_scheduler(optimizer, "multistep", milestones=config.milestones, gamma=config.gamma,

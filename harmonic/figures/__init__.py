@@ -17,7 +17,9 @@ from harmonic.figures.mlp import (
 from harmonic.figures.networks import (
     dct_filter_bank,
     error_vs_parameters,
+    errors_by_recipe,
     frequency_weight_heatmap,
+    frequency_weight_heatmaps,
     harmonic_block_diagram,
 )
 
@@ -27,9 +29,11 @@ __all__ = [
     "dct_filter_bank",
     "epoch_curve",
     "error_vs_parameters",
+    "errors_by_recipe",
     "family_curves",
     "frequency_accuracy",
     "frequency_weight_heatmap",
+    "frequency_weight_heatmaps",
     "harmonic_block_diagram",
     "integer_epochs",
     "lr_sweep",

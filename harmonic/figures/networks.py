@@ -9,9 +9,10 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
 
-from harmonic.figures.common import pixels, save
+from harmonic.figures.common import pixels, plotted, save
 
-__all__ = ["dct_filter_bank", "error_vs_parameters", "frequency_weight_heatmap", "harmonic_block_diagram"]
+__all__ = ["dct_filter_bank", "error_vs_parameters", "errors_by_recipe", "frequency_weight_heatmap",
+           "frequency_weight_heatmaps", "harmonic_block_diagram"]
 
 
 def dct_filter_bank(
@@ -55,6 +56,31 @@ def dct_filter_bank(
     return save(fig, path, pixels({f"({u},{v})": kernel for (u, v), kernel in zip(pairs, bank)}, "filter (u,v)"))
 
 
+def _frequency_axes(ax: plt.Axes, table: pd.DataFrame, values: pd.DataFrame, colorbar: bool, label: str,
+                    vmin: float | None = None, vmax: float | None = None) -> None:
+    """One Figure 3 panel on ``ax``: ``values`` (layers x frequencies) with block separators."""
+    labels = [f"{i}: {name}" for i, name in zip(table["index"], table["layer"])]
+    sns.heatmap(values.set_axis(labels), cmap="viridis", ax=ax, vmin=vmin, vmax=vmax, cbar=colorbar,
+                cbar_kws={"label": label} if colorbar else None)
+    blocks = [name.rsplit(".", 1)[0] if "." in name else name for name in table["layer"]]
+    for row in range(1, len(blocks)):
+        if blocks[row] != blocks[row - 1]:
+            ax.axhline(row, color="white", linewidth=1.5)
+    ax.set_xlabel("DCT frequency (u,v)")
+    ax.tick_params(axis="x", labelrotation=90)  # "(0,0)(0,1)…" side by side run together
+
+
+def _frequency_values(table: pd.DataFrame, normalise: bool) -> pd.DataFrame:
+    values = table[[c for c in table.columns if c.startswith("(")]].astype(float)
+    return values.div(values.sum(axis=1), axis=0) if normalise else values
+
+
+def _frequency_data(table: pd.DataFrame, values: pd.DataFrame) -> pd.DataFrame:
+    """What a Figure 3 panel plots, tidy: one row per layer and frequency (the data saved beside the figure)."""
+    layers = values.set_axis([f"{i}: {name}" for i, name in zip(table["index"], table["layer"])])
+    return layers.rename_axis("layer").reset_index().melt("layer", var_name="frequency (u,v)")
+
+
 def frequency_weight_heatmap(
     table: pd.DataFrame,
     normalise: bool = True,
@@ -66,25 +92,60 @@ def frequency_weight_heatmap(
     divided by its sum, so layers of different widths compare. Lines separate residual blocks
     (layers whose module names differ before their last component).
     """
-    freq_columns = [c for c in table.columns if c.startswith("(")]
-    values = table[freq_columns].astype(float)
-    if normalise:
-        values = values.div(values.sum(axis=1), axis=0)
-    labels = [f"{i}: {name}" for i, name in zip(table["index"], table["layer"])]
+    values = _frequency_values(table, normalise)
     sns.set_theme(style="white", context="notebook")
-    fig, ax = plt.subplots(figsize=(1.0 + 0.55 * len(freq_columns), 0.9 + 0.32 * len(table)))
-    sns.heatmap(values.set_axis(labels), cmap="viridis", ax=ax,
-                cbar_kws={"label": "share of mean |w| in the layer" if normalise else "mean |w|"})
-    blocks = [name.rsplit(".", 1)[0] if "." in name else name for name in table["layer"]]
-    for row in range(1, len(blocks)):
-        if blocks[row] != blocks[row - 1]:
-            ax.axhline(row, color="white", linewidth=1.5)
-    ax.set_xlabel("DCT frequency (u,v)")
+    fig, ax = plt.subplots(figsize=(1.0 + 0.55 * values.shape[1], 0.9 + 0.32 * len(table)))
+    _frequency_axes(ax, table, values, True, "share of mean |w| in the layer" if normalise else "mean |w|")
     ax.set_ylabel("harmonic layer")
-    ax.tick_params(axis="x", labelrotation=90)  # "(0,0)(0,1)…" side by side run together
     fig.tight_layout()
-    layers = values.set_axis(labels).rename_axis("layer").reset_index()
-    return save(fig, path, layers.melt("layer", var_name="frequency (u,v)"))
+    return save(fig, path, _frequency_data(table, values))
+
+
+def frequency_weight_heatmaps(
+    tables: dict[str, pd.DataFrame],
+    path: str | os.PathLike | None = None,
+) -> plt.Figure:
+    """Figure 3 panels side by side on one colour scale (e.g. the same runs at initialisation and after
+    training): ``tables`` maps a panel title to a :func:`~harmonic.experiments.wrn.frequency_weights`
+    table of the same layers; each layer is normalised to sum to one."""
+    if not tables:
+        raise ValueError("tables must hold at least one Figure 3 table")
+    values = {title: _frequency_values(table, True) for title, table in tables.items()}
+    low = min(float(v.min().min()) for v in values.values())
+    high = max(float(v.max().max()) for v in values.values())
+    first = next(iter(tables.values()))
+    sns.set_theme(style="white", context="notebook")
+    n_frequencies = next(iter(values.values())).shape[1]
+    fig, axes = plt.subplots(1, len(tables), figsize=(3.2 + (0.42 * n_frequencies + 0.3) * len(tables),
+                                                      0.9 + 0.3 * len(first)), squeeze=False, sharey=True)
+    for n, (ax, (title, table)) in enumerate(zip(axes[0], tables.items())):
+        last = n == len(tables) - 1
+        _frequency_axes(ax, table, values[title], last, "share of mean |w| in the layer", low, high)
+        ax.set_title(title, fontsize="medium")
+        ax.set_ylabel("harmonic layer" if n == 0 else "")
+    fig.tight_layout()
+    data = [_frequency_data(table, values[title]).assign(panel=title) for title, table in tables.items()]
+    return save(fig, path, pd.concat(data, ignore_index=True))
+
+
+def errors_by_recipe(points: pd.DataFrame, path: str | os.PathLike | None = None) -> plt.Figure:
+    """Every seed's test error per Table 1 row (x) under each training recipe (colour), with each
+    row's median as a bar: :func:`harmonic.analysis.recipe_sensitivity.errors_by_recipe`."""
+    sns.set_theme(style="whitegrid", context="notebook")
+    fig, ax = plt.subplots(figsize=(6.4, 3.8))
+    order = list(dict.fromkeys(points["method"]))
+    recipes = list(dict.fromkeys(points["recipe"]))
+    several = len(recipes) > 1
+    sns.stripplot(points, x="method", y="error", hue="recipe", order=order, hue_order=recipes, dodge=several, size=7,
+                  jitter=0.08, ax=ax)
+    sns.pointplot(points, x="method", y="error", hue="recipe", order=order, hue_order=recipes,
+                  dodge=0.4 if several else False, estimator="median", errorbar=None, markers="_", markersize=18,
+                  linestyles="none", ax=ax, legend=False)
+    ax.set_xlabel("Table 1 row (each trained here as a WRN-10-1)")
+    ax.set_ylabel("test error (%)")
+    ax.legend(title="recipe (dots: seeds; bars: medians)", fontsize="small", title_fontsize="small")
+    fig.tight_layout()
+    return save(fig, path, plotted(points, "method", "recipe", "error"))
 
 
 def _point_label(model: str, family: str) -> str:

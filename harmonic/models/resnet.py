@@ -52,7 +52,9 @@ def _resnet(
         except RuntimeError as error:
             found = official_levels(state) if harmonic == "all" else None
             hint = f" (its levels per stage are {found}: pass level={list(found)})" if found else ""
-            raise ValueError(f"weights do not fit {arch}(harmonic={harmonic!r}, level={level!r}){hint}: {error}") from error
+            source = f" {os.fspath(weights)}" if isinstance(weights, (str, os.PathLike)) else ""
+            raise ValueError(f"weights{source} do not fit {arch}(harmonic={harmonic!r}, level={level!r}){hint}: "
+                             f"{error}") from error
     return model
 
 

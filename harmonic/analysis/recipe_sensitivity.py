@@ -1,0 +1,99 @@
+"""What the small-scale verdicts depend on: the study's claims under each training recipe.
+
+The same rows, seeds, schedule and data are recorded under two recipes
+(:data:`harmonic.analysis.wrn_study.RECIPES`): the authors' (their initial weights, a momentum
+reset at every learning-rate drop) and the companion's first one (harmonic blocks initialised
+as Kaiming-normal dense kernels, momentum kept). :func:`sensitivity_table` sets each claim's
+verdict under both side by side, :func:`sensitivity_sentences` says in words where a verdict
+flips, and :func:`errors_by_recipe` gives every seed's error per row and recipe for a figure.
+Nothing here is typed in: every number comes from the recorded runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import pandas as pd
+
+from harmonic.analysis.report import plural
+from harmonic.analysis.wrn_study import RECIPES, Study, claims_table, describe_errors, row_runs, small_table1
+
+__all__ = ["COMPARED_ROWS", "errors_by_recipe", "gap_sentence", "sensitivity_sentences", "sensitivity_table"]
+
+#: The rows whose every seed :func:`errors_by_recipe` shows: the baseline, Harm1 and the full Harm-WRN.
+COMPARED_ROWS: tuple[str, ...] = ("wrn-28-10", "harm1", "harm")
+
+#: Verdicts that are a judgement (a flip between two of them is a change of conclusion).
+_JUDGED = ("holds", "does not hold", "not distinguishable")
+
+
+def sensitivity_table(studies: Mapping[str, Study]) -> pd.DataFrame:
+    """One row per claim: its quote, and for every recipe of ``studies`` (name -> study) what the study
+    found and the verdict (columns ``"<recipe>: found"``, ``"<recipe>: verdict"``); ``flips`` is True when
+    two recipes give different judged verdicts (holds / does not hold / not distinguishable)."""
+    if not studies:
+        raise ValueError("studies must name at least one recipe's study")
+    unknown = sorted(set(studies) - set(RECIPES))
+    if unknown:
+        raise ValueError(f"studies: unknown recipe(s) {unknown}; known: {sorted(RECIPES)}")
+    table: pd.DataFrame | None = None
+    for recipe, study in studies.items():
+        claims = claims_table(study).rename(columns={"this study": f"{recipe}: found", "verdict": f"{recipe}: verdict"})
+        part = claims[["claim", "section", "quote", "compares", f"{recipe}: found", f"{recipe}: verdict"]]
+        table = part if table is None else table.merge(part, on=["claim", "section", "quote", "compares"])
+    assert table is not None
+    verdicts = table[[f"{recipe}: verdict" for recipe in studies]]
+    table["flips"] = verdicts.apply(lambda row: len({v for v in row if v in _JUDGED}) > 1, axis=1)
+    return table
+
+
+def sensitivity_sentences(table: pd.DataFrame, recipes: Sequence[str] = ("authors", "kaiming")) -> list[str]:
+    """A plain sentence per claim whose verdict flips between ``recipes`` (from :func:`sensitivity_table`),
+    with what each recipe's runs found (median and range of the test errors over seeds)."""
+    first, second = recipes
+    sentences = []
+    for _, row in table[table["flips"]].iterrows():
+        sentences.append(
+            f"“{row['quote']}” ({row['compares']}): {row[f'{first}: verdict']} under {RECIPES[first][1]} "
+            f"({row[f'{first}: found']}), {row[f'{second}: verdict']} under {RECIPES[second][1]} "
+            f"({row[f'{second}: found']}).")
+    return sentences
+
+
+def errors_by_recipe(studies: Mapping[str, Study], rows: Sequence[str] = COMPARED_ROWS) -> pd.DataFrame:
+    """Every seed's test error (%) of the Table 1 ``rows`` under each recipe: columns ``recipe``, ``row``,
+    ``method``, ``seed``, ``error`` and ``summary`` (the row's median and range under that recipe)."""
+    records = []
+    for recipe, study in studies.items():
+        table = small_table1(study).set_index("row")
+        for row in rows:
+            errors = table.loc[row, "errors"]
+            summary = f"{describe_errors(errors)}, {plural(len(errors), 'seed')}"
+            runs = _seeds_of(study, row)
+            for seed, error in runs:
+                records.append({"recipe": recipe, "row": row, "method": table.loc[row, "method"], "seed": seed,
+                                "error": error, "summary": summary})
+    return pd.DataFrame(records, columns=["recipe", "row", "method", "seed", "error", "summary"])
+
+
+def _seeds_of(study: Study, row: str) -> list[tuple[int, float]]:
+    """(seed, test error) of each run of Table 1 row ``row`` in ``study``."""
+    runs = row_runs(study, row)
+    return [(int(seed), float(error)) for seed, error in zip(runs["seed"], runs["error"])] if len(runs) else []
+
+
+def gap_sentence(points: pd.DataFrame, a: str = "harm", b: str = "wrn-28-10") -> str:
+    """How far row ``a``'s median error is from row ``b``'s under each recipe, in words, from
+    :func:`errors_by_recipe`'s ``points`` (e.g. the full Harm-WRN against the plain WRN)."""
+    parts = []
+    for recipe, frame in points.groupby("recipe", sort=False):
+        medians = frame.groupby("row")["error"].median()
+        if a not in medians or b not in medians:
+            parts.append(f"not yet recorded for both rows under {RECIPES[recipe][1]}")
+            continue
+        seeds = frame.groupby("row")["seed"].nunique()
+        parts.append(f"{medians[a] - medians[b]:+.2f} points under {RECIPES[recipe][1]} "
+                     f"({plural(int(seeds[a]), 'seed')} and {plural(int(seeds[b]), 'seed')})")
+    method_a = points.loc[points["row"] == a, "method"].iloc[0] if (points["row"] == a).any() else a
+    method_b = points.loc[points["row"] == b, "method"].iloc[0] if (points["row"] == b).any() else b
+    return f"Median error of {method_a} minus {method_b}: " + "; ".join(parts) + "."
