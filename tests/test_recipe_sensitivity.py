@@ -54,3 +54,16 @@ def test_unknown_recipes_are_refused():
         recipe_sensitivity.sensitivity_table({"sgdr": _study({"harm": [1.0]}, "sgdr")})
     with pytest.raises(ValueError, match="recipe must be one of"):
         wrn_study.load_recipe("sgdr")
+
+
+def test_the_view_says_each_verdict_with_what_was_found_and_nothing_twice(tmp_path):
+    authors = _study({"wrn-28-10": [9.0, 9.1]}, "authors", tmp_path / "authors")
+    kaiming = _study({"wrn-28-10": [9.0, 9.1, 9.2], "harm": [10.0, 10.1, 10.2], "harm1": [8.0, 8.1]}, "kaiming",
+                     tmp_path / "kaiming")
+    table = recipe_sensitivity.sensitivity_table({"authors": authors, "kaiming": kaiming})
+    view = recipe_sensitivity.sensitivity_view(table, {"authors": "authors' recipe"})
+    assert list(view.columns) == ["claim", "authors' recipe", "kaiming"]
+    rows = view.set_index(table["claim"])
+    assert rows.loc["harm-beats-baseline", "authors' recipe"] == "one side not run yet: not run yet vs 9.05 (9.00–9.10)"
+    assert rows.loc["harm-beats-baseline", "kaiming"] == "does not hold: 10.10 (10.00–10.20) vs 9.10 (9.00–9.20)"
+    assert rows.loc["harm1-bn", "kaiming"] == "not run yet"

@@ -129,3 +129,13 @@ def test_initial_profile_is_the_runs_own_starting_point(tmp_path, mnist_root):
     # (past the stem, whose 16 weights per frequency are too few for a flat average)
     assert (initial.loc[initial["index"] > 0, frequencies] - 1 / 9).abs().max().max() < 0.02
     assert (tmp_path / "harm-seed0" / FREQUENCY_WEIGHTS_FILE).exists()
+
+
+def test_small_table1_view_has_whole_parameter_counts_and_dashes_not_nan(tiny_study):
+    view = wrn_study.small_table1_view(wrn_study.small_table1(tiny_study))
+    text = view.to_string()
+    assert "nan" not in text.lower() and ".0 " not in text
+    counted = view[view["seeds"] > 0]["parameters"]
+    assert counted.str.fullmatch(r"\d{1,3}(,\d{3})*").all()
+    assert set(view[view["seeds"] == 0]["parameters"]) == {"—"}
+    assert set(view[view["seeds"] == 0]["Fashion-MNIST error (%)"]) == {"not run yet"}

@@ -18,7 +18,8 @@ import pandas as pd
 from harmonic.analysis.report import plural
 from harmonic.analysis.wrn_study import RECIPES, Study, claims_table, describe_errors, row_runs, small_table1
 
-__all__ = ["COMPARED_ROWS", "errors_by_recipe", "gap_sentence", "sensitivity_sentences", "sensitivity_table"]
+__all__ = ["COMPARED_ROWS", "errors_by_recipe", "gap_sentence", "sensitivity_sentences", "sensitivity_table",
+           "sensitivity_view"]
 
 #: The rows whose every seed :func:`errors_by_recipe` shows: the baseline, Harm1 and the full Harm-WRN.
 COMPARED_ROWS: tuple[str, ...] = ("wrn-28-10", "harm1", "harm")
@@ -47,6 +48,26 @@ def sensitivity_table(studies: Mapping[str, Study]) -> pd.DataFrame:
     return table
 
 
+def _cell(verdict: str, found: str) -> str:
+    """One claim under one recipe: "verdict: what the runs found"; "not run yet" alone when neither side has a
+    run, and "one side not run yet: ..." when only one has."""
+    if all(part == "not run yet" for part in found.split(" vs ")):
+        return "not run yet"
+    return f"{'one side not run yet' if verdict == 'not run yet' else verdict}: {found}"
+
+
+def sensitivity_view(table: pd.DataFrame, labels: Mapping[str, str] | None = None) -> pd.DataFrame:
+    """:func:`sensitivity_table` for reading: the claim's quote and, per recipe, one cell "verdict: found"
+    (the verdict alone where no run is recorded); ``labels`` names the recipe columns."""
+    recipes = [c.removesuffix(": verdict") for c in table.columns if c.endswith(": verdict")]
+    labels = {recipe: recipe for recipe in recipes} | dict(labels or {})
+    view = pd.DataFrame({"claim": table["quote"]})
+    for recipe in recipes:
+        verdicts, found = table[f"{recipe}: verdict"], table[f"{recipe}: found"]
+        view[labels[recipe]] = [_cell(verdict, text) for verdict, text in zip(verdicts, found)]
+    return view
+
+
 def sensitivity_sentences(table: pd.DataFrame, recipes: Sequence[str] = ("authors", "kaiming")) -> list[str]:
     """A plain sentence per claim whose verdict flips between ``recipes`` (from :func:`sensitivity_table`),
     with what each recipe's runs found (median and range of the test errors over seeds)."""
@@ -64,9 +85,10 @@ def errors_by_recipe(studies: Mapping[str, Study], rows: Sequence[str] = COMPARE
     """Every seed's test error (%) of the Table 1 ``rows`` under each recipe: columns ``recipe``, ``row``,
     ``method``, ``seed``, ``error`` and ``summary`` (the row's median and range under that recipe)."""
     records = []
-    for recipe, study in studies.items():
-        table = small_table1(study).set_index("row")
-        for row in rows:
+    tables = {recipe: small_table1(study).set_index("row") for recipe, study in studies.items()}
+    for row in rows:  # row by row, so that the rows keep their order whichever recipe has runs
+        for recipe, study in studies.items():
+            table = tables[recipe]
             errors = table.loc[row, "errors"]
             summary = f"{describe_errors(errors)}, {plural(len(errors), 'seed')}"
             runs = _seeds_of(study, row)

@@ -52,6 +52,7 @@ __all__ = [
     "row_runs",
     "low_frequency_share",
     "small_table1",
+    "small_table1_view",
     "verdict",
 ]
 
@@ -183,6 +184,17 @@ def small_table1(study: Study) -> pd.DataFrame:
 #: The study's rows on Figure 4's two curves, as in the paper: harmonic WRNs with dropout by
 #: compression, and WRN baselines by width.
 FIGURE4_ROWS = {"Harm-WRN": ("harm", "harm-l3", "harm-l2"), "WRN": ("wrn-28-10", "wrn-28-8", "wrn-28-6")}
+
+
+def small_table1_view(table: pd.DataFrame) -> pd.DataFrame:
+    """:func:`small_table1` for reading: the paper's CIFAR errors beside this study's error (median and
+    range over seeds), parameters as whole numbers, "—" where a row has no run."""
+    return table.assign(**{
+        "Fashion-MNIST error (%)": [describe_errors(errors) for errors in table["errors"]],
+        "parameters": ["—" if pd.isna(p) else f"{int(p):,}" for p in table["params"]],
+    })[["method", "dropout", "compression", "parameters", "cifar10 err paper", "cifar100 err paper",
+        "Fashion-MNIST error (%)", "seeds"]].rename(columns={
+        "cifar10 err paper": "CIFAR-10 error (%), paper", "cifar100 err paper": "CIFAR-100 error (%), paper"})
 
 
 def figure4_points(table: pd.DataFrame, dataset: str = "Fashion-MNIST (this study)") -> pd.DataFrame:
