@@ -59,8 +59,7 @@ def dct_filter_bank(
 def _frequency_axes(ax: plt.Axes, table: pd.DataFrame, values: pd.DataFrame, colorbar: bool, label: str,
                     vmin: float | None = None, vmax: float | None = None) -> None:
     """One Figure 3 panel on ``ax``: ``values`` (layers x frequencies) with block separators."""
-    labels = [f"{i}: {name}" for i, name in zip(table["index"], table["layer"])]
-    sns.heatmap(values.set_axis(labels), cmap="viridis", ax=ax, vmin=vmin, vmax=vmax, cbar=colorbar,
+    sns.heatmap(values.set_axis(_layer_labels(table)), cmap="viridis", ax=ax, vmin=vmin, vmax=vmax, cbar=colorbar,
                 cbar_kws={"label": label} if colorbar else None)
     blocks = [name.rsplit(".", 1)[0] if "." in name else name for name in table["layer"]]
     for row in range(1, len(blocks)):
@@ -75,9 +74,14 @@ def _frequency_values(table: pd.DataFrame, normalise: bool) -> pd.DataFrame:
     return values.div(values.sum(axis=1), axis=0) if normalise else values
 
 
+def _layer_labels(table: pd.DataFrame) -> list[str]:
+    """A Figure 3 table's row labels: ``"<index>: <module name>"``."""
+    return [f"{i}: {name}" for i, name in zip(table["index"], table["layer"])]
+
+
 def _frequency_data(table: pd.DataFrame, values: pd.DataFrame) -> pd.DataFrame:
     """What a Figure 3 panel plots, tidy: one row per layer and frequency (the data saved beside the figure)."""
-    layers = values.set_axis([f"{i}: {name}" for i, name in zip(table["index"], table["layer"])])
+    layers = values.set_axis(_layer_labels(table))
     return layers.rename_axis("layer").reset_index().melt("layer", var_name="frequency (u,v)")
 
 
