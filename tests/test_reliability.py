@@ -494,6 +494,6 @@ def test_imagenet_checkpoints_of_another_network_name_the_option(tree, tmp_path)
     with pytest.raises(ValueError, match=rf"convert_from: {harmonic_file} is not a checkpoint of the plain resnet50 "
                                          r"without maxpool"):
         main(_args(tree, tmp_path / "results", 1, "--convert-from", str(harmonic_file), "--harmonic", "all"))
-    with pytest.raises(ValueError, match=r"weights do not fit resnet50\(harmonic=None"):
+    with pytest.raises(ValueError, match=rf"weights {harmonic_file} do not fit resnet50\(harmonic=None"):
         resnet50(num_classes=2, weights=harmonic_file)
     assert not (tmp_path / "results").exists()
