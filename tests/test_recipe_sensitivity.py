@@ -67,3 +67,9 @@ def test_the_view_says_each_verdict_with_what_was_found_and_nothing_twice(tmp_pa
     assert rows.loc["harm-beats-baseline", "authors' recipe"] == "one side not run yet: not run yet vs 9.05 (9.00–9.10)"
     assert rows.loc["harm-beats-baseline", "kaiming"] == "does not hold: 10.10 (10.00–10.20) vs 9.10 (9.00–9.20)"
     assert rows.loc["harm1-bn", "kaiming"] == "not run yet"
+
+
+def test_coefficient_scale_of_the_committed_first_recipe_runs():
+    low, high = recipe_sensitivity.coefficient_scale(wrn_study.load_recipe("kaiming"))
+    # the deeper blocks start 1/||psi_f|| (2-3x) larger than the authors'; the 1-channel stem smaller (fan_in of 9)
+    assert 0.5 < low < 1.0 and 2.0 < high < 3.0

@@ -12,14 +12,15 @@ Nothing here is typed in: every number comes from the recorded runs.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 import pandas as pd
 
 from harmonic.analysis.report import plural
 from harmonic.analysis.wrn_study import RECIPES, Study, claims_table, describe_errors, row_runs, small_table1
 
-__all__ = ["COMPARED_ROWS", "errors_by_recipe", "gap_sentence", "sensitivity_sentences", "sensitivity_table",
-           "sensitivity_view"]
+__all__ = ["COMPARED_ROWS", "coefficient_scale", "errors_by_recipe", "gap_sentence", "sensitivity_sentences",
+           "sensitivity_table", "sensitivity_view"]
 
 #: The rows whose every seed :func:`errors_by_recipe` shows: the baseline, Harm1 and the full Harm-WRN.
 COMPARED_ROWS: tuple[str, ...] = ("wrn-28-10", "harm1", "harm")
@@ -119,3 +120,26 @@ def gap_sentence(points: pd.DataFrame, a: str = "harm", b: str = "wrn-28-10") ->
     method_a = points.loc[points["row"] == a, "method"].iloc[0] if (points["row"] == a).any() else a
     method_b = points.loc[points["row"] == b, "method"].iloc[0] if (points["row"] == b).any() else b
     return f"Median error of {method_a} minus {method_b}: " + "; ".join(parts) + "."
+
+
+def coefficient_scale(study: Study, row: str = "harm") -> tuple[float, float]:
+    """How much larger the first recipe starts eq. 2's coefficients than the authors' recipe: the smallest
+    and largest ratio, over the harmonic layers, of their std under ``init="kaiming"`` to that under
+    ``init="authors"``, for the network of ``row``'s first recorded run (rebuilt with its seed)."""
+    from dataclasses import replace
+
+    from harmonic.experiments.wrn import build_model, recorded_config
+    from harmonic.layers import HarmonicConv2d
+    from harmonic.results import PROVENANCE_FILE, read_provenance
+
+    runs = row_runs(study, row)
+    if runs.empty:
+        raise ValueError(f"row {row!r} has no recorded run in {study.results_dir}")
+    first = runs.iloc[0]
+    config = recorded_config(read_provenance(Path(first["results_dir"]) / first["run"] / PROVENANCE_FILE)["params"])
+    spreads = {}
+    for init in ("kaiming", "authors"):
+        model = build_model(replace(config, init=init))
+        spreads[init] = [float(m.weight.detach().std()) for m in model.modules() if isinstance(m, HarmonicConv2d)]
+    ratios = [k / a for k, a in zip(spreads["kaiming"], spreads["authors"], strict=True)]
+    return min(ratios), max(ratios)
