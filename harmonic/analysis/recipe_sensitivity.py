@@ -12,12 +12,12 @@ Nothing here is typed in: every number comes from the recorded runs.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 
 import pandas as pd
 
 from harmonic.analysis.report import plural
-from harmonic.analysis.wrn_study import RECIPES, Study, claims_table, describe_errors, row_runs, small_table1
+from harmonic.analysis.wrn_study import (RECIPES, Study, claims_table, describe_errors, row_runs, run_config,
+                                         small_table1)
 
 __all__ = ["COMPARED_ROWS", "coefficient_scale", "errors_by_recipe", "gap_sentence", "sensitivity_sentences",
            "sensitivity_table", "sensitivity_view"]
@@ -128,15 +128,13 @@ def coefficient_scale(study: Study, row: str = "harm") -> tuple[float, float]:
     ``init="authors"``, for the network of ``row``'s first recorded run (rebuilt with its seed)."""
     from dataclasses import replace
 
-    from harmonic.experiments.wrn import build_model, recorded_config
+    from harmonic.experiments.wrn import build_model
     from harmonic.layers import HarmonicConv2d
-    from harmonic.results import PROVENANCE_FILE, read_provenance
 
     runs = row_runs(study, row)
     if runs.empty:
         raise ValueError(f"row {row!r} has no recorded run in {study.results_dir}")
-    first = runs.iloc[0]
-    config = recorded_config(read_provenance(Path(first["results_dir"]) / first["run"] / PROVENANCE_FILE)["params"])
+    config = run_config(runs.iloc[0])
     spreads = {}
     for init in ("kaiming", "authors"):
         model = build_model(replace(config, init=init))

@@ -25,9 +25,12 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
 import pandas as pd
+
+if TYPE_CHECKING:
+    from harmonic.experiments.wrn import WRNConfig
 
 from harmonic.analysis.report import last_epoch, plural, reported
 from harmonic.results import load_runs
@@ -50,6 +53,7 @@ __all__ = [
     "initial_frequency_profile",
     "load_study",
     "row_runs",
+    "run_config",
     "low_frequency_share",
     "small_table1",
     "small_table1_view",
@@ -267,16 +271,22 @@ def _normalised_weights(run: pd.Series) -> pd.DataFrame:
     return _normalise(table)
 
 
+def run_config(run: pd.Series) -> "WRNConfig":
+    """The configuration a study run (a row of ``Study.final``) was recorded with, from its provenance."""
+    from pathlib import Path
+
+    from harmonic.experiments.wrn import recorded_config
+    from harmonic.results import PROVENANCE_FILE, read_provenance
+
+    return recorded_config(read_provenance(Path(run["results_dir"]) / run["run"] / PROVENANCE_FILE).get("params") or {})
+
+
 def _initial_weights(run: pd.Series) -> pd.DataFrame:
     """The Figure 3 table of a run's network as it started: rebuilt from its recorded parameters and seed
     (:func:`harmonic.experiments.wrn.build_model` draws the same initial weights as the run did)."""
-    from pathlib import Path
+    from harmonic.experiments.wrn import build_model, frequency_weights
 
-    from harmonic.experiments.wrn import build_model, frequency_weights, recorded_config
-    from harmonic.results import PROVENANCE_FILE, read_provenance
-
-    params = read_provenance(Path(run["results_dir"]) / run["run"] / PROVENANCE_FILE).get("params") or {}
-    return _normalise(frequency_weights(build_model(recorded_config(params))))
+    return _normalise(frequency_weights(build_model(run_config(run))))
 
 
 def _mean_profile(tables: list[pd.DataFrame]) -> pd.DataFrame:
