@@ -80,7 +80,7 @@ def test_killed_during_the_book_staging_is_restaged(tmp_path):
     assert (destination / pipeline.STAGED_MARKER).is_file()  # half a copy, marked as the pipeline's own
     pipeline.stage_book(destination)  # the rerun replaces it
     source = REPO_ROOT / "book"
-    compared = filecmp.dircmp(source, destination, ignore=[*pipeline.BUILT, pipeline.STAGED_MARKER])  
+    compared = filecmp.dircmp(source, destination, ignore=[*pipeline.BUILT, pipeline.STAGED_MARKER])  # a build writes these; staging does not copy them
     assert not compared.left_only and not compared.right_only and not compared.diff_files
 
 
