@@ -80,7 +80,8 @@ def test_killed_during_the_book_staging_is_restaged(tmp_path):
     assert (destination / pipeline.STAGED_MARKER).is_file()  # half a copy, marked as the pipeline's own
     pipeline.stage_book(destination)  # the rerun replaces it
     source = REPO_ROOT / "book"
-    compared = filecmp.dircmp(source, destination, ignore=[*pipeline.BUILT, pipeline.STAGED_MARKER])  # a build writes these; staging does not copy them
+    # what a build writes (pipeline.BUILT) is not staged, so it is left out of the comparison
+    compared = filecmp.dircmp(source, destination, ignore=[*pipeline.BUILT, pipeline.STAGED_MARKER])
     assert not compared.left_only and not compared.right_only and not compared.diff_files
 
 
