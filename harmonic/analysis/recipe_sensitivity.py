@@ -12,6 +12,7 @@ Nothing here is typed in: every number comes from the recorded runs.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 
 import pandas as pd
 
@@ -126,8 +127,6 @@ def coefficient_scale(study: Study, row: str = "harm") -> tuple[float, float]:
     """How much larger the first recipe starts eq. 2's coefficients than the authors' recipe: the smallest
     and largest ratio, over the harmonic layers, of their std under ``init="kaiming"`` to that under
     ``init="authors"``, for the network of ``row``'s first recorded run (rebuilt with its seed)."""
-    from dataclasses import replace
-
     from harmonic.experiments.wrn import build_model
     from harmonic.layers import HarmonicConv2d
 

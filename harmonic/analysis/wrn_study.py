@@ -29,12 +29,12 @@ from typing import TYPE_CHECKING, Any, Iterable
 
 import pandas as pd
 
-if TYPE_CHECKING:
-    from harmonic.experiments.wrn import WRNConfig
-
 from harmonic.analysis.report import last_epoch, plural, reported
 from harmonic.results import load_runs
 from harmonic.analysis.tables import TABLE1_FILE, harmonic_from_cell, level_from_cell, yes_from_cell
+
+if TYPE_CHECKING:
+    from harmonic.experiments.wrn import WRNConfig
 
 __all__ = [
     "CLAIMS_FILE",
